@@ -29,6 +29,7 @@ export interface MqttErrorOptions extends ErrorOptions {
 export class MqttError extends Error {
   /** MQTT reason code, when the failure has one. */
   readonly reasonCode: number | undefined;
+  /** Creates an error; `options.reasonCode` is kept as {@link MqttError.reasonCode}. */
   constructor(message: string, options: MqttErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
@@ -61,7 +62,9 @@ export interface ProtocolErrorOptions extends ErrorOptions {
 export class ProtocolError extends MqttError {
   /** Spec statement id, like "MQTT-3.3.1-4", or undefined when no statement applies. */
   readonly statement: string | undefined;
+  /** Reason code the receiver answers with, such as 0x81 Malformed Packet. */
   declare readonly reasonCode: number;
+  /** Creates the error; the message gains the reason code's name and the statement id. */
   constructor(message: string, options: ProtocolErrorOptions) {
     const suffix = options.statement ? ` [${options.statement}]` : "";
     super(`${message} (${reasonCodeName(options.reasonCode)})${suffix}`, options);

@@ -11,6 +11,9 @@
  *   PUBCOMP, DISCONNECT and AUTH (0 when the wire omits it); in 3.1 / 3.1.1 it is
  *   present on CONNACK only (the return code);
  * - `packetId` is present exactly when the packet has one (PUBLISH only when qos > 0);
+ * - in MQTT 5 every subscription carries `noLocal`, `retainAsPublished` and
+ *   `retainHandling`; before 5.0 only `topicFilter` and `qos`;
+ * - UNSUBACK carries `reasonCodes` in MQTT 5 only;
  * - binary fields (payload, password, correlation data, authentication data) are
  *   `Uint8Array`s, often views into the decoded buffer.
  *
@@ -92,9 +95,13 @@ export interface Properties {
 
 /** The Will carried in CONNECT. */
 export interface Will {
+  /** Topic name. */
   topic: string;
+  /** Application message bytes. */
   payload: Uint8Array;
+  /** Quality of service. */
   qos: QoS;
+  /** Retain flag. */
   retain: boolean;
   /** MQTT 5 will properties. */
   properties?: Properties;
@@ -102,56 +109,81 @@ export interface Will {
 
 /** CONNECT: the first packet a client sends. */
 export interface ConnectPacket {
+  /** Packet type. */
   type: "connect";
   /** Level on the wire; the protocol name follows from it ("MQIsdp" for 3, "MQTT" otherwise). */
   protocolVersion: ProtocolVersion;
+  /** Client identifier; may be empty when the server is to assign one. */
   clientId: string;
   /** Clean Session (3.1, 3.1.1) or Clean Start (5.0). */
   clean: boolean;
   /** Keep alive in seconds, 0 to 65535. */
   keepalive: number;
+  /** User name. */
   username?: string;
+  /** Password (binary data). */
   password?: Uint8Array;
+  /** Last Will, when the flag is set. */
   will?: Will;
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
 
 /** CONNACK. `reasonCode` is the 3.1.1 return code or the MQTT 5 reason code. */
 export interface ConnackPacket {
+  /** Packet type. */
   type: "connack";
+  /** Whether the server resumed a stored session. */
   sessionPresent: boolean;
+  /** Reason code (MQTT 5) or CONNACK return code. */
   reasonCode: number;
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
 
 /** PUBLISH. `packetId` is present exactly when `qos` is 1 or 2. */
 export interface PublishPacket {
+  /** Packet type. */
   type: "publish";
   /** May be "" in MQTT 5 when `properties.topicAlias` names the topic. */
   topic: string;
+  /** Application message bytes. */
   payload: Uint8Array;
+  /** Quality of service. */
   qos: QoS;
+  /** Retain flag. */
   retain: boolean;
+  /** DUP flag: this PUBLISH may have been sent before. */
   dup: boolean;
+  /** Packet identifier, 1 to 65535. */
   packetId?: number;
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
 
 /** PUBACK, PUBREC, PUBREL, PUBCOMP: the QoS 1 and QoS 2 acknowledgements. */
 export interface AckPacket<T extends "puback" | "pubrec" | "pubrel" | "pubcomp"> {
+  /** Packet type. */
   type: T;
+  /** Packet identifier, 1 to 65535. */
   packetId: number;
   /** MQTT 5 only. */
   reasonCode?: number;
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
+/** PUBACK: acknowledges a QoS 1 PUBLISH. */
 export type PubackPacket = AckPacket<"puback">;
+/** PUBREC: first reply to a QoS 2 PUBLISH. */
 export type PubrecPacket = AckPacket<"pubrec">;
+/** PUBREL: releases a QoS 2 packet id. */
 export type PubrelPacket = AckPacket<"pubrel">;
+/** PUBCOMP: completes a QoS 2 flow. */
 export type PubcompPacket = AckPacket<"pubcomp">;
 
 /** One topic filter with its subscription options. */
 export interface Subscription {
+  /** Topic filter. */
   topicFilter: string;
   /** Maximum QoS. */
   qos: QoS;
@@ -165,57 +197,81 @@ export interface Subscription {
 
 /** SUBSCRIBE: at least one subscription. */
 export interface SubscribePacket {
+  /** Packet type. */
   type: "subscribe";
+  /** Packet identifier, 1 to 65535. */
   packetId: number;
+  /** Requested subscriptions, at least one. */
   subscriptions: Subscription[];
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
 
 /** SUBACK: one reason code (granted QoS or failure) per requested filter. */
 export interface SubackPacket {
+  /** Packet type. */
   type: "suback";
+  /** Packet identifier, 1 to 65535. */
   packetId: number;
+  /** One reason code per requested topic filter, in order. */
   reasonCodes: number[];
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
 
 /** UNSUBSCRIBE: at least one topic filter. */
 export interface UnsubscribePacket {
+  /** Packet type. */
   type: "unsubscribe";
+  /** Packet identifier, 1 to 65535. */
   packetId: number;
+  /** Topic filters to remove, at least one. */
   topicFilters: string[];
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
 
 /** UNSUBACK. `reasonCodes` exist in MQTT 5 only. */
 export interface UnsubackPacket {
+  /** Packet type. */
   type: "unsuback";
+  /** Packet identifier, 1 to 65535. */
   packetId: number;
+  /** One reason code per requested topic filter, in order. */
   reasonCodes?: number[];
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
 
 /** PINGREQ. */
 export interface PingreqPacket {
+  /** Packet type. */
   type: "pingreq";
 }
 
 /** PINGRESP. */
 export interface PingrespPacket {
+  /** Packet type. */
   type: "pingresp";
 }
 
 /** DISCONNECT. `reasonCode` and `properties` exist in MQTT 5 only. */
 export interface DisconnectPacket {
+  /** Packet type. */
   type: "disconnect";
+  /** Reason code (MQTT 5) or CONNACK return code. */
   reasonCode?: number;
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
 
 /** AUTH (MQTT 5 only): enhanced authentication exchange. */
 export interface AuthPacket {
+  /** Packet type. */
   type: "auth";
+  /** Reason code (MQTT 5) or CONNACK return code. */
   reasonCode?: number;
+  /** MQTT 5 properties; omitted when there are none. */
   properties?: Properties;
 }
 
