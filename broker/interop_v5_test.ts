@@ -1,0 +1,319 @@
+/**
+ * MQTT 5 features and access control against independent clients over real sockets:
+ * ACL denials seen by MQTT.js (3.1.1 and 5.0) and Mosquitto's command line clients, will
+ * delay with MQTT.js, message expiry and topic aliases with MQTT.js v5, enhanced
+ * authentication with MQTT.js, and `$SYS` topics read by mosquitto_sub.
+ * Tests needing a program that is not installed are skipped, saying why.
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type mqtt from "mqtt";
+import { startBroker } from "./start.ts";
+import type { Authorize } from "./options.ts";
+import { ManualClock } from "./scheduler.ts";
+import { BROKER_VERSION } from "./sys_topics.ts";
+import { eventually } from "./_test_client.ts";
+import {
+  collect,
+  connectJs,
+  findProgram,
+  run,
+  runProgram,
+  start,
+  subscribed,
+  TIMEOUT,
+} from "./_interop.ts";
+
+const mosquittoSub = findProgram("mosquitto_sub");
+const mosquittoPub = findProgram("mosquitto_pub");
+const mosquittoMissing = "missing" in mosquittoSub
+  ? mosquittoSub.missing
+  : "missing" in mosquittoPub
+  ? mosquittoPub.missing
+  : undefined;
+if (mosquittoMissing !== undefined) {
+  console.log(`interop_v5_test: skipping tests because ${mosquittoMissing}`);
+}
+const sub = "path" in mosquittoSub ? mosquittoSub.path : "";
+const pub = "path" in mosquittoPub ? mosquittoPub.path : "";
+
+/** Everyone may use "open/#"; nobody may publish or subscribe under "secret/". */
+const authorize: Authorize = ({ topic }) => !topic.startsWith("secret/");
+
+describe("ACL denials", () => {
+  test("MQTT.js v5: a denied QoS 1 publish gets PUBACK 0x87, a denied subscription SUBACK 0x87", async () => {
+    await using broker = await startBroker({ port: 0, authorize });
+    const client = await connectJs(broker.url, { protocolVersion: 5, clientId: "js-acl" });
+    try {
+      await assert.rejects(
+        client.subscribeAsync({ "open/#": { qos: 1 }, "secret/#": { qos: 1 } }),
+        (error: Error & { packet?: { granted?: unknown[] } }) => {
+          assert.deepEqual(error.packet?.granted, [1, 0x87]);
+          return true;
+        },
+      );
+      await assert.rejects(client.publishAsync("secret/plans", "x", { qos: 1 }), (error: Error) => {
+        assert.equal((error as Error & { code?: number }).code, 0x87);
+        return true;
+      });
+      const messages = collect(client, 1);
+      await client.publishAsync("open/news", "allowed", { qos: 1 });
+      assert.deepEqual((await messages).map(([topic]) => topic), ["open/news"]);
+    } finally {
+      await client.endAsync();
+    }
+    assert.deepEqual(broker.violations, []);
+  });
+
+  test("MQTT.js 3.1.1: a denied subscription gets failure code 0x80; a denied publish is acknowledged and dropped", async () => {
+    await using broker = await startBroker({ port: 0, authorize });
+    const watcher = await connectJs(broker.url, { protocolVersion: 5, clientId: "js-all" });
+    const client = await connectJs(broker.url, { protocolVersion: 4, clientId: "js-acl-4" });
+    try {
+      await watcher.subscribeAsync("#", { qos: 1 });
+      await assert.rejects(
+        client.subscribeAsync({ "open/#": { qos: 1 }, "secret/#": { qos: 1 } }),
+        (error: Error & { packet?: { granted?: unknown[] } }) => {
+          assert.deepEqual(error.packet?.granted, [1, 0x80]);
+          return true;
+        },
+      );
+      const seen = collect(watcher, 1);
+      await client.publishAsync("secret/plans", "dropped", { qos: 1 }); // PUBACK, no error
+      await client.publishAsync("open/news", "kept", { qos: 1 });
+      assert.deepEqual((await seen).map(([topic]) => topic), ["open/news"]);
+    } finally {
+      await client.endAsync();
+      await watcher.endAsync();
+    }
+    assert.deepEqual(broker.violations, []);
+  });
+
+  describe("Mosquitto command line clients", { skip: mosquittoMissing ?? false }, () => {
+    test("mosquitto_sub is told its subscription was denied; mosquitto_pub v5 sees Not authorized", async () => {
+      await using broker = await startBroker({ port: 0, authorize });
+      const port = String(broker.port);
+      const denied = await runProgram(sub, [
+        "-p",
+        port,
+        "-V",
+        "mqttv5",
+        "-t",
+        "secret/#",
+        "-C",
+        "1",
+      ]);
+      assert.match(denied.stdout + denied.stderr, /denied|not authori[sz]ed/i);
+      const published = await runProgram(pub, [
+        "-p",
+        port,
+        "-V",
+        "mqttv5",
+        "-q",
+        "1",
+        "-t",
+        "secret/x",
+        "-m",
+        "x",
+      ]);
+      assert.match(published.stdout + published.stderr, /not authori[sz]ed/i);
+    });
+  });
+});
+
+describe("will delay with MQTT.js v5", () => {
+  test("the will comes after its delay when the connection drops, and not at all when the client is back in time", async () => {
+    await using broker = await startBroker({ port: 0 });
+    const watcher = await connectJs(broker.url, { protocolVersion: 5, clientId: "watch" });
+    await watcher.subscribeAsync("wills/#", { qos: 1 });
+    // "returning" has a long delay: it is back long before, whatever the machine's load.
+    const options = (clientId: string, delay: number): mqtt.IClientOptions => ({
+      protocolVersion: 5,
+      clientId,
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+      will: {
+        topic: `wills/${clientId}`,
+        payload: "gone",
+        qos: 1,
+        retain: false,
+        properties: { willDelayInterval: delay },
+      },
+    });
+    const leaving = await connectJs(broker.url, options("leaving", 1));
+    const returning = await connectJs(broker.url, options("returning", 30));
+    try {
+      const wills = collect(watcher, 1);
+      const dropped = Date.now();
+      leaving.stream.destroy();
+      returning.stream.destroy();
+      await eventually(
+        () => broker.broker.session("returning")?.pendingWill !== undefined,
+        TIMEOUT,
+        "the delayed will of 'returning'",
+      );
+      const back = await connectJs(broker.url, options("returning", 30));
+      assert.equal(broker.broker.session("returning")?.pendingWill, undefined, "cancelled");
+      const [topic, payload] = (await wills)[0]!;
+      assert.equal(`${topic} ${payload}`, "wills/leaving gone");
+      assert.ok(Date.now() - dropped >= 900, "published after the delay");
+      await back.endAsync();
+    } finally {
+      await leaving.endAsync(true);
+      await returning.endAsync(true);
+      await watcher.endAsync();
+    }
+  });
+});
+
+describe("MQTT.js v5 message expiry and topic aliases", () => {
+  test("[MQTT-3.3.2-5] [MQTT-3.3.2-6] queued messages expire on the broker's clock; the rest arrive with the remaining interval", async () => {
+    const clock = new ManualClock(Date.now());
+    await using broker = await startBroker({ port: 0, clock });
+    const options = {
+      protocolVersion: 5 as const,
+      clientId: "expiring",
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+    };
+    const first = await connectJs(broker.url, options);
+    await first.subscribeAsync("exp/#", { qos: 1 });
+    await first.endAsync();
+    const publisher = await connectJs(broker.url, { protocolVersion: 5, clientId: "exp-pub" });
+    await publisher.publishAsync("exp/short", "short", {
+      qos: 1,
+      properties: { messageExpiryInterval: 5 },
+    });
+    await publisher.publishAsync("exp/long", "long", {
+      qos: 1,
+      properties: { messageExpiryInterval: 100 },
+    });
+    await publisher.endAsync();
+    clock.advance(10_000);
+    let messages: ReturnType<typeof collect> | undefined;
+    const second = await connectJs(broker.url, options, (client) => {
+      messages = collect(client, 1); // queued messages follow CONNACK at once
+    });
+    try {
+      const [topic, payload, packet] = (await messages!)[0]!;
+      assert.equal(`${topic} ${payload}`, "exp/long long");
+      assert.equal(packet.properties?.messageExpiryInterval, 90);
+      assert.equal(broker.broker.session("expiring")?.dropped, 1);
+    } finally {
+      await second.endAsync();
+    }
+    assert.deepEqual(broker.violations, []);
+  });
+
+  test("aliases chosen by MQTT.js are resolved; aliases the broker assigns are resolved by MQTT.js", async () => {
+    await using broker = await startBroker({ port: 0, topicAliasMaximum: 4 });
+    const subscriber = await connectJs(broker.url, {
+      protocolVersion: 5,
+      clientId: "alias-sub",
+      properties: { topicAliasMaximum: 2 },
+    });
+    const publisher = await connectJs(broker.url, {
+      protocolVersion: 5,
+      clientId: "alias-pub",
+      autoUseTopicAlias: true,
+    });
+    try {
+      await subscriber.subscribeAsync("alias/#", { qos: 1 });
+      const topics = ["alias/a/long/topic", "alias/b/long/topic", "alias/c/long/topic"];
+      const messages = collect(subscriber, 9);
+      const sentAliases: number[] = [];
+      publisher.on("packetsend", (packet) => {
+        if (packet.cmd === "publish" && packet.properties?.topicAlias !== undefined) {
+          sentAliases.push(packet.properties.topicAlias);
+        }
+      });
+      for (let round = 0; round < 3; round++) {
+        for (const topic of topics) {
+          await publisher.publishAsync(topic, `${round}`, {
+            qos: 1,
+            properties: { topicAlias: topics.indexOf(topic) + 1 },
+          });
+        }
+      }
+      const got = await messages;
+      assert.deepEqual(
+        got.map(([topic, payload]) => `${topic} ${payload}`),
+        [0, 1, 2].flatMap((round) => topics.map((topic) => `${topic} ${round}`)),
+      );
+      const received = got.map(([, , packet]) => packet.properties?.topicAlias);
+      assert.ok(received.every((alias) => alias === 1 || alias === 2), JSON.stringify(received));
+      assert.ok(sentAliases.length === 9, `MQTT.js sent aliases: ${JSON.stringify(sentAliases)}`);
+    } finally {
+      await subscriber.endAsync();
+      await publisher.endAsync();
+    }
+    assert.deepEqual(broker.violations, []);
+  });
+});
+
+describe("enhanced authentication with MQTT.js v5", () => {
+  test("a challenge answered through handleAuth ends in CONNACK; a wrong answer is refused", async () => {
+    const challenge = (data: Uint8Array | undefined, { round }: { round: number }) =>
+      round === 1
+        ? { action: "continue" as const, data: new TextEncoder().encode("nonce") }
+        : new TextDecoder().decode(data) === "nonce+secret"
+        ? { action: "success" as const }
+        : { action: "failure" as const, reasonCode: 0x87 };
+    await using broker = await startBroker({ port: 0, auth: { challenge } });
+    type AuthCallback = Parameters<mqtt.MqttClient["handleAuth"]>[1];
+    const connectWith = (secret: string) =>
+      connectJs(broker.url, {
+        protocolVersion: 5,
+        clientId: `auth-${secret}`,
+        properties: { authenticationMethod: "challenge" },
+      }, (client) => {
+        client.handleAuth = (packet, callback: AuthCallback) => {
+          const nonce = new TextDecoder().decode(packet.properties?.authenticationData);
+          callback(
+            undefined,
+            {
+              cmd: "auth",
+              reasonCode: 0x18,
+              properties: {
+                authenticationMethod: "challenge",
+                authenticationData: new TextEncoder().encode(`${nonce}+${secret}`),
+              },
+            } as Parameters<AuthCallback>[1],
+          );
+        };
+      });
+    const good = await connectWith("secret");
+    assert.equal(broker.stats.clientsConnected, 1);
+    await good.endAsync();
+    await assert.rejects(connectWith("guess"));
+    assert.deepEqual(broker.violations, []);
+  });
+});
+
+describe("$SYS topics with mosquitto_sub", { skip: mosquittoMissing ?? false }, () => {
+  test("retained statistics are readable, updated every interval, and not matched by #", async () => {
+    await using broker = await startBroker({ port: 0, sysInterval: 1 });
+    const port = String(broker.port);
+    const version = await run(sub, ["-p", port, "-t", "$SYS/broker/version", "-C", "1"]);
+    assert.equal(version.trim(), BROKER_VERSION);
+    const everything = start(sub, ["-p", port, "-t", "#", "-C", "1", "-F", "%t %p"]);
+    await subscribed(broker, 1);
+    // Two uptime updates, the second one periodic: the "#" subscriber was online for it.
+    const uptime = await run(sub, ["-p", port, "-t", "$SYS/broker/uptime", "-C", "2"]);
+    const [first, second] = uptime.trim().split("\n");
+    assert.match(first!, /^\d+ seconds$/);
+    assert.notEqual(first, second);
+    const clients = await run(sub, [
+      "-p",
+      port,
+      "-t",
+      "$SYS/broker/clients/connected",
+      "-C",
+      "1",
+    ]);
+    assert.match(clients.trim(), /^[1-9]\d*$/);
+    await run(pub, ["-p", port, "-t", "plain/topic", "-m", "hello"]);
+    assert.equal((await everything.output).trim(), "plain/topic hello");
+  });
+});
