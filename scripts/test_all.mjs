@@ -54,13 +54,13 @@ function run(runner) {
     console.log(`\n=== ${runner.name} ${runner.args.join(" ")} ===`);
     const child = spawn(bin(runner.name), runner.args, {
       cwd: root,
-      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+      env: { ...process.env, NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let text = "";
     const keep = (chunk, out) => {
       out.write(chunk);
-      text += chunk.toString();
+      text += chunk.toString().replace(/\x1b\[[0-9;]*m/g, "");
       if (text.length > 1_000_000) text = text.slice(-200_000);
     };
     child.stdout.on("data", (c) => keep(c, process.stdout));

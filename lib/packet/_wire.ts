@@ -278,30 +278,36 @@ function shortAscii(b: Uint8Array, i: number, end: number): string {
 }
 
 /**
- * Recently decoded short ASCII strings, by a hash of their bytes. Topic names, property
- * names and client ids repeat from packet to packet; finding the string here costs a
- * comparison instead of building a new one. Strings are immutable, so handing out the
- * same one twice is invisible to callers.
+ * Recently decoded short strings, so that a string seen before costs one comparison of
+ * its bytes instead of validation plus building a new string: topic names, property
+ * names and client ids repeat from packet to packet. A slot is picked from the length
+ * and a few sampled bytes; it keeps the string's UTF-8 bytes (in one shared pool, so a
+ * miss allocates nothing but the string), the string, and whether it holds a wildcard.
+ * Only strings that passed validation enter, so bytes equal to a slot's are valid too.
+ * Strings are immutable: handing out the same one twice is invisible to callers.
  */
-const STRING_CACHE_SIZE = 512;
+const STRING_CACHE_SLOTS = 256;
 const STRING_CACHE_MAX_LENGTH = 64;
-const stringCache: (string | undefined)[] = Array.from(
-  { length: STRING_CACHE_SIZE },
-  () => undefined,
-);
+const cachePool = new Uint8Array(STRING_CACHE_SLOTS * STRING_CACHE_MAX_LENGTH);
+/** Byte length of each slot's string; 0 marks an empty slot ("" is never cached). */
+const cacheLengths = new Uint8Array(STRING_CACHE_SLOTS);
+/** 1 when the slot's string contains '+' or '#'. */
+const cacheWildcards = new Uint8Array(STRING_CACHE_SLOTS);
+const cacheStrings: string[] = Array.from({ length: STRING_CACHE_SLOTS }, () => "");
 
-function cachedAscii(b: Uint8Array, start: number, stop: number, hash: number): string {
-  const slot = (hash ^ (hash >>> 11)) & (STRING_CACHE_SIZE - 1);
-  const length = stop - start;
-  const cached = stringCache[slot];
-  if (cached !== undefined && cached.length === length) {
-    let i = 0;
-    while (i < length && cached.charCodeAt(i) === b[start + i]) i++;
-    if (i === length) return cached;
-  }
-  const s = length <= 32 ? shortAscii(b, start, stop) : textDecoder.decode(b.subarray(start, stop));
-  stringCache[slot] = s;
-  return s;
+function cacheSlot(b: Uint8Array, start: number, length: number): number {
+  const last = start + length - 1;
+  return (length * 7 + b[start]! * 3 + b[last]! * 5 + b[start + (length >> 1)]! * 11 +
+    b[start + (length >> 2)]! + b[last - (length >> 2)]! * 13) & (STRING_CACHE_SLOTS - 1);
+}
+
+function remember(b: Uint8Array, start: number, length: number, text: string, wildcard: number): void {
+  const slot = cacheSlot(b, start, length);
+  const base = slot * STRING_CACHE_MAX_LENGTH;
+  for (let i = 0; i < length; i++) cachePool[base + i] = b[start + i]!;
+  cacheLengths[slot] = length;
+  cacheWildcards[slot] = wildcard;
+  cacheStrings[slot] = text;
 }
 
 /**
@@ -328,40 +334,54 @@ export function readUtf8String(
 ): string {
   if (pos + 2 > end) malformed("UTF-8 string length runs past the end of the packet");
   const start = pos + 2;
-  const stop = start + ((b[pos]! << 8) | b[pos + 1]!);
+  const length = (b[pos]! << 8) | b[pos + 1]!;
+  const stop = start + length;
   if (stop > end) malformed("UTF-8 string runs past the end of the packet");
   cursor.pos = stop;
+  if (length === 0) return "";
+  if (length <= STRING_CACHE_MAX_LENGTH) {
+    const slot = cacheSlot(b, start, length);
+    if (cacheLengths[slot] === length && (wildcards === undefined || cacheWildcards[slot] === 0)) {
+      const base = slot * STRING_CACHE_MAX_LENGTH - start;
+      let i = start;
+      while (i < stop && cachePool[base + i] === b[i]) i++;
+      if (i === stop) return cacheStrings[slot]!;
+    }
+  }
+  let wildcard = 0;
   let i = start;
-  let hash = 0;
   for (; i < stop; i++) {
     const c = b[i]!;
     if (c >= 0x80) break;
     if (c === 0) malformed("UTF-8 string contains U+0000", "MQTT-1.5.4-2");
-    if ((c === 0x2b || c === 0x23) && wildcards !== undefined) {
-      malformed("Topic name contains a wildcard character", wildcards);
+    if (c === 0x2b || c === 0x23) {
+      if (wildcards !== undefined) malformed("Topic name contains a wildcard character", wildcards);
+      wildcard = 1;
     }
-    hash = (Math.imul(hash, 31) + c) | 0;
   }
+  let text: string;
   if (i === stop) {
     // Pure ASCII, always valid UTF-8.
-    return stop - start <= STRING_CACHE_MAX_LENGTH
-      ? cachedAscii(b, start, stop, hash)
-      : textDecoder.decode(b.subarray(start, stop));
-  }
-  // Bytes below 0x80 never occur inside a multi-byte sequence, so the checks for
-  // U+0000 and wildcards stay byte-wise.
-  for (; i < stop; i++) {
-    const c = b[i]!;
-    if (c === 0) malformed("UTF-8 string contains U+0000", "MQTT-1.5.4-2");
-    if ((c === 0x2b || c === 0x23) && wildcards !== undefined) {
-      malformed("Topic name contains a wildcard character", wildcards);
+    text = length <= 32 ? shortAscii(b, start, stop) : textDecoder.decode(b.subarray(start, stop));
+  } else {
+    // Bytes below 0x80 never occur inside a multi-byte sequence, so the checks for
+    // U+0000 and wildcards stay byte-wise.
+    for (; i < stop; i++) {
+      const c = b[i]!;
+      if (c === 0) malformed("UTF-8 string contains U+0000", "MQTT-1.5.4-2");
+      if (c === 0x2b || c === 0x23) {
+        if (wildcards !== undefined) malformed("Topic name contains a wildcard character", wildcards);
+        wildcard = 1;
+      }
+    }
+    try {
+      text = textDecoder.decode(b.subarray(start, stop));
+    } catch {
+      return malformed("UTF-8 string is not well-formed", "MQTT-1.5.4-1");
     }
   }
-  try {
-    return textDecoder.decode(b.subarray(start, stop));
-  } catch {
-    return malformed("UTF-8 string is not well-formed", "MQTT-1.5.4-1");
-  }
+  if (length <= STRING_CACHE_MAX_LENGTH) remember(b, start, length, text, wildcard);
+  return text;
 }
 
 /**
