@@ -995,7 +995,8 @@ export class Connection implements SessionConnection {
     } in flight`;
     this.#violation(now, {
       statement: statementFor(this.#version, "MQTT-2.2.1-5", "MQTT-2.3.1-6"),
-      reasonCode: ReasonCode.PacketIdentifierNotFound,
+      // The code strict mode sends with its DISCONNECT (0x92 belongs to PUBREL/PUBCOMP only).
+      reasonCode: ReasonCode.ProtocolError,
       message,
       packetType: type,
     });

@@ -58,3 +58,4 @@ export type { RunningBroker, StartBrokerOptions } from "../broker/start.ts";
 export type { Violation } from "../broker/violations.ts";
 export type { OpenTransportOptions } from "../lib/transport/open.ts";
 export type { Packet, PacketType, ProtocolVersion, QoS } from "../lib/packet/types.ts";
+export * from "./conformance/mod.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import * as net from "node:net";
@@ -99,7 +99,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       await writeFile(configFile, config(dir, options, port, tlsPort, wsPort));
       const started = await launch(binary, configFile, options.timeout ?? 10_000);
       if ("running" in started) {
-        return new RunningMosquitto(started.running, dir, started.output, port, tlsPort, wsPort);
+        return new RunningMosquitto(started.running, dir, port, tlsPort, wsPort);
       }
       lastLog = started.log;
       if (!/address already in use/i.test(lastLog)) break;
@@ -168,48 +168,130 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Output {
-  text: string;
+/** A child process with its output collected, on whichever runtime runs the tests. */
+interface Proc {
+  /** Everything written to stdout and stderr so far. */
+  readonly output: { text: string };
+  /** Resolves when the process exited. */
+  readonly exited: Promise<void>;
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
 }
 
-type Launched = { running: ChildProcess; output: Output } | { log: string };
+/**
+ * Spawns with the runtime's own API: Deno's node:child_process sometimes misses the
+ * "exit" event of a process it killed (Deno 2.9.5), so Deno uses Deno.Command and Bun
+ * uses Bun.spawn; other runtimes use node:child_process.
+ */
+function spawnProcess(binary: string, args: string[], onOutput: () => void): Proc {
+  const output = { text: "" };
+  const collect = async (stream: ReadableStream<Uint8Array> | null | undefined) => {
+    if (!stream) return;
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        output.text += decoder.decode(chunk, { stream: true });
+        onOutput();
+      }
+    } catch {
+      // the process is gone
+    }
+  };
+  if ("Deno" in globalThis) {
+    const child = new Deno.Command(binary, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const streams = Promise.all([collect(child.stdout), collect(child.stderr)]);
+    const exited = child.status.then(() => streams).then(() => {});
+    return {
+      output,
+      exited,
+      kill: (signal) => {
+        try {
+          child.kill(signal);
+        } catch {
+          // already exited
+        }
+      },
+    };
+  }
+  if ("Bun" in globalThis) {
+    const Bun = (globalThis as unknown as { Bun: BunSpawn }).Bun;
+    const child = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const streams = Promise.all([collect(child.stdout), collect(child.stderr)]);
+    const exited = child.exited.then(() => streams).then(() => {});
+    return { output, exited, kill: (signal) => child.kill(signal) };
+  }
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const onData = (chunk: Uint8Array) => {
+    output.text += new TextDecoder().decode(chunk);
+    onOutput();
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const exited = new Promise<void>((resolve) => {
+    child.once("error", (error) => {
+      output.text += `${error.message}\n`;
+      resolve();
+    });
+    child.once("close", () => resolve());
+  });
+  return { output, exited, kill: (signal) => child.kill(signal) };
+}
+
+/** The part of Bun.spawn used here. */
+interface BunSpawn {
+  spawn(
+    command: string[],
+    options: { stdin: "ignore"; stdout: "pipe"; stderr: "pipe" },
+  ): {
+    stdout: ReadableStream<Uint8Array>;
+    stderr: ReadableStream<Uint8Array>;
+    exited: Promise<number>;
+    kill(signal?: string): void;
+  };
+}
+
+type Launched = { running: Proc } | { log: string };
 
 /** Starts the process; resolves once it logs that it runs, or with its log if it exits. */
 function launch(binary: string, configFile: string, timeout: number): Promise<Launched> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"] });
-    const output: Output = { text: "" };
     let settled = false;
+    let proc: Proc | undefined;
+    const onOutput = () => {
+      if (!settled && proc !== undefined && / running\b/.test(proc.output.text)) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ running: proc });
+      }
+    };
+    try {
+      proc = spawnProcess(binary, ["-c", configFile], onOutput);
+    } catch (error) {
+      reject(new Error(`Cannot start mosquitto: ${(error as Error).message}`, { cause: error }));
+      return;
+    }
+    const started = proc;
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
-      child.kill("SIGKILL");
+      started.kill("SIGKILL");
       reject(
-        new Error(`Cannot start mosquitto: not running after ${timeout} ms. Log:\n${output.text}`),
+        new Error(
+          `Cannot start mosquitto: not running after ${timeout} ms. Log:\n${started.output.text}`,
+        ),
       );
     }, timeout);
-    const onData = (chunk: Uint8Array) => {
-      output.text += new TextDecoder().decode(chunk);
-      if (!settled && / running\b/.test(output.text)) {
-        settled = true;
-        clearTimeout(timer);
-        resolve({ running: child, output });
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("error", (error) => {
+    started.exited.then(() => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(new Error(`Cannot start mosquitto: ${error.message}`, { cause: error }));
+      resolve({ log: started.output.text });
     });
-    child.once("exit", () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({ log: output.text });
-    });
+    onOutput();
   });
 }
 
@@ -220,26 +302,19 @@ class RunningMosquitto implements Mosquitto {
   readonly tlsUrl: string | undefined;
   readonly wsPort: number | undefined;
   readonly wsUrl: string | undefined;
-  #child: ChildProcess;
+  #proc: Proc;
   #dir: string;
-  #output: Output;
-  #exited: Promise<void>;
   #stopped: Promise<void> | undefined;
 
   constructor(
-    child: ChildProcess,
+    proc: Proc,
     dir: string,
-    output: Output,
     port: number,
     tlsPort: number | undefined,
     wsPort: number | undefined,
   ) {
-    this.#child = child;
+    this.#proc = proc;
     this.#dir = dir;
-    this.#output = output;
-    this.#exited = child.exitCode !== null || child.signalCode !== null
-      ? Promise.resolve()
-      : new Promise((resolve) => child.once("exit", () => resolve()));
     this.port = port;
     this.url = `mqtt://127.0.0.1:${port}`;
     this.tlsPort = tlsPort;
@@ -249,15 +324,25 @@ class RunningMosquitto implements Mosquitto {
   }
 
   get log(): string {
-    return this.#output.text;
+    return this.#proc.output.text;
   }
 
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
-      this.#child.kill("SIGTERM");
-      await this.#exited;
-      this.#child.stdout?.destroy();
-      this.#child.stderr?.destroy();
+      this.#proc.kill("SIGTERM");
+      // Mosquitto exits at once on SIGTERM; SIGKILL if it does not within 5 s.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#proc.exited,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            this.#proc.kill("SIGKILL");
+            resolve();
+          }, 5_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      await this.#proc.exited;
       await rm(this.#dir, { recursive: true, force: true });
     })();
     return this.#stopped;
