@@ -44,6 +44,7 @@ export {
   type WillOptions,
 } from "./lib/client.ts";
 export { Message, type MessageInit } from "./lib/message.ts";
+export type { AuthExchange, AuthMethod } from "./lib/auth_method.ts";
 export {
   MessageBuffer,
   type MessageBufferOptions,
@@ -53,20 +54,20 @@ export {
 export * from "./lib/events.ts";
 export { Backoff, type BackoffOptions } from "./lib/backoff.ts";
 export { type OfflineQueueOptions, type OfflineQueuePolicy } from "./lib/offline_queue.ts";
-export { MqttError, type MqttErrorOptions, ProtocolError } from "./lib/errors.ts";
-export {
-  ConnectionClosedError,
-  OfflineQueueFullError,
-  ServerDisconnectError,
-  SubscribeError,
-  UnsubscribeError,
-} from "./lib/client_errors.ts";
 export {
   AcknowledgementError,
+  ConnectionClosedError,
   ConnectionRefusedError,
   KeepAliveTimeoutError,
+  MqttError,
+  type MqttErrorOptions,
+  OfflineQueueFullError,
+  ProtocolError,
+  ServerDisconnectError,
   ServerLimitError,
-} from "./lib/session/errors.ts";
+  SubscribeError,
+  UnsubscribeError,
+} from "./lib/errors.ts";
 export type { ServerLimits } from "./lib/session/server_limits.ts";
 export {
   FileStore,

@@ -11,12 +11,14 @@
 
 import {
   ConnectionClosedError,
+  ConnectionRefusedError,
+  MqttError,
   OfflineQueueFullError,
+  ProtocolError,
   ServerDisconnectError,
   SubscribeError,
   UnsubscribeError,
-} from "./client_errors.ts";
-import { MqttError, ProtocolError } from "./errors.ts";
+} from "./errors.ts";
 import {
   ConnectEvent,
   ConnectFailedEvent,
@@ -25,17 +27,21 @@ import {
   type Logger,
   type LogLevel,
   MessageArrivedEvent,
+  type MqttClientEventListener,
+  type MqttClientEventMap,
   MqttClientEventTarget,
   PublishEvent,
   SubscribeEvent,
+  SubscriptionLostEvent,
   UnsubscribeEvent,
 } from "./events.ts";
+import type { AuthExchange, AuthMethod } from "./auth_method.ts";
 import { Backoff } from "./backoff.ts";
 import { Message } from "./message.ts";
 import { OfflineQueue, type OfflineQueueOptions } from "./offline_queue.ts";
 import { encodePacket } from "./packet/encode.ts";
-import { PacketDecoderStream } from "./packet/streams.ts";
 import type {
+  AuthPacket,
   Packet,
   Properties,
   ProtocolVersion,
@@ -50,7 +56,7 @@ import type {
   SettleAction,
 } from "./session/actions.ts";
 import { ClientSession, type ClientSessionOptions } from "./session/client_session.ts";
-import { ConnectionRefusedError } from "./session/errors.ts";
+import { PacketReader } from "./session/packet_reader.ts";
 import type { ServerLimits } from "./session/server_limits.ts";
 import type { SessionStore } from "./store/types.ts";
 import { MessageBuffer, Subscription, type SubscriptionOwner } from "./subscription.ts";
@@ -151,6 +157,12 @@ export interface ConnectOptions {
   tls?: TlsOptions;
   /** WebSocket settings for `ws:` and `wss:` URLs. */
   ws?: WsOptions;
+  /**
+   * MQTT 5 enhanced authentication (see `./auth_method.ts`): CONNECT names
+   * `auth.method`, AUTH challenges are answered by it, and `client.reauthenticate()`
+   * runs it again on a live connection. Needs `protocolVersion` 5.
+   */
+  auth?: AuthMethod;
   /** Aborts `connect()`: it rejects with `signal.reason`. Later aborts have no effect. */
   signal?: AbortSignal;
   /** Milliseconds to wait for the transport and the CONNACK (default 30000). */
@@ -163,12 +175,19 @@ export interface ConnectOptions {
   /**
    * How many QoS 1/2 messages the server may have in flight to this client: their
    * acknowledgements are what a slow reader holds back. Announced to MQTT 5 servers as
-   * Receive Maximum only when set (some servers, Mosquitto 2.0 among them, exceed it, and
-   * the client then ends the connection as the protocol requires). Whether announced or
-   * not, the client stops reading the connection while this many messages (default 100)
-   * wait unacknowledged, so memory stays bounded whatever the server does.
+   * Receive Maximum only when set. Whether announced or not, the client stops reading the
+   * connection while this many messages (default 100) wait unacknowledged, so memory
+   * stays bounded whatever the server does.
    */
   receiveMaximum?: number;
+  /**
+   * What to do when an MQTT 5 server sends more unacknowledged QoS 1/2 messages than our
+   * announced `receiveMaximum`. Default false: accept them, count them
+   * (`client.receiveMaximumExceeded`) and log a warning once per connection, as some
+   * servers do it (Mosquitto 2.0.11 sends 8 against an announced 3). True: end the
+   * connection with DISCONNECT 0x93 Receive Maximum exceeded, as MQTT-3.3.4-9 says.
+   */
+  strictReceiveMaximum?: boolean;
   /** MQTT 5 Topic Alias Maximum for messages from the server (default 0: none). */
   topicAliasMaximum?: number;
   /** MQTT 5 Maximum Packet Size accepted from the server, in bytes. Larger ones fail the connection. */
@@ -180,6 +199,12 @@ export interface ConnectOptions {
    * acknowledgements are held back (default 100). See `MessageBuffer`.
    */
   highWaterMark?: number;
+  /**
+   * The default `ack` of subscriptions, and the mode of `client.messages` (the messages
+   * no subscription claims, like those a resumed session delivers right after CONNACK):
+   * `"auto"` (default) or `"manual"`, see `SubscribeOptions.ack`.
+   */
+  ack?: "auto" | "manual";
   /** Bounds of the queue of publications made while offline (default 1000 messages, 16 MiB, reject new). */
   offlineQueue?: OfflineQueueOptions;
   /** Receives the client's log lines (`console` works); `"log"` events carry them too. */
@@ -233,6 +258,28 @@ export interface SubscribeOptions {
   properties?: Properties;
   /** Messages held for the reader before acknowledgements are held back (default: the client's). */
   highWaterMark?: number;
+  /**
+   * When the PUBACK (QoS 1) or PUBREC (QoS 2) of a message leaves. `"auto"` (default):
+   * once the message is in the subscription's buffer (within `highWaterMark`), so a
+   * process that dies with messages in its buffers has acknowledged messages it never
+   * processed. `"manual"`: only after `message.ack()`, which the application calls once
+   * it has processed the message (committed its effect).
+   *
+   * The guarantee of `"manual"` with `clean: false`, a session expiry the server keeps,
+   * and a durable `store` (for QoS 2), across a crash of this process at any point:
+   * - a message whose `ack()` did not resolve is delivered again after the restart
+   *   (the server re-sends it, as it was never acknowledged);
+   * - a QoS 2 message whose `ack()` resolved is never delivered again: the store knew it
+   *   before its PUBREC left. So each QoS 2 message is acknowledged by the application
+   *   exactly once; processing that commits together with `ack()` (or is idempotent
+   *   up to it) happens exactly once.
+   * - QoS 1 stays at least once: one acknowledged just before a crash may come again.
+   *
+   * Unacknowledged messages hold back the acknowledgements of later ones (they leave in
+   * arrival order, MQTT-4.6.0-2), and count against `receiveMaximum`: the client stops
+   * reading the connection while that many wait. QoS 0 messages need no `ack()`.
+   */
+  ack?: "auto" | "manual";
   /** Stops waiting for the SUBACK: rejects with `signal.reason` and undoes the subscription. */
   signal?: AbortSignal;
 }
@@ -359,6 +406,8 @@ interface Route {
   leaving: boolean;
   /** The MQTT 5 Subscription Identifier it was made with, if any. */
   identifier: number | undefined;
+  /** Acknowledgements wait for `message.ack()` (option `ack: "manual"`). */
+  manual: boolean;
 }
 
 interface PendingSubscribe {
@@ -379,6 +428,16 @@ interface PendingUnsubscribe {
  * One transport and its write queue. Packets written in the same turn of the event loop
  * go out as one chunk; while a write is under way, the next chunk gathers.
  */
+/** An enhanced authentication exchange in progress on a connection. */
+interface AuthRun {
+  reauthenticate: boolean;
+  round: number;
+  /** An answer to the server is being computed: a second challenge now is an error. */
+  busy: boolean;
+  /** Settles `reauthenticate()`. */
+  done: PromiseWithResolvers<void> | undefined;
+}
+
 class Connection {
   readonly url: URL;
   readonly transport: Transport;
@@ -386,6 +445,10 @@ class Connection {
   connected = false;
   /** The client is done with this connection (it may still be draining its writes). */
   lost = false;
+  /** The warning about a server exceeding our Receive Maximum was logged. */
+  excessLogged = false;
+  /** The enhanced authentication exchange under way, if any. */
+  auth: AuthRun | undefined;
   readonly ready = Promise.withResolvers<ConnectedAction>();
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #outbox: Uint8Array[] = [];
@@ -492,6 +555,15 @@ class Connection {
   }
 }
 
+/** Resolves once `buffer` is drained or after one timer tick, whichever comes first. */
+function drainedOrTick(buffer: MessageBuffer): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    buffer.drained(),
+    new Promise<void>((resolve) => timer = setTimeout(resolve, 0)),
+  ]).finally(() => clearTimeout(timer));
+}
+
 function concat(chunks: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const chunk of chunks) length += chunk.length;
@@ -589,7 +661,8 @@ let startClient: (client: MqttClient, signal: AbortSignal | undefined) => Promis
 /**
  * An MQTT client connection, made by `connect()`: publish, subscribe, receive, with
  * automatic reconnection. Events (see `./events.ts`) report what happens: `connect`,
- * `connectfailed`, `disconnect`, `message`, `publish`, `subscribe`, `unsubscribe`, `log`.
+ * `connectfailed`, `disconnect`, `message`, `publish`, `subscribe`, `subscriptionlost`,
+ * `unsubscribe`, `log`.
  *
  * @example Publish and receive through a scripted in-memory broker
  * ```ts
@@ -635,6 +708,12 @@ let startClient: (client: MqttClient, signal: AbortSignal | undefined) => Promis
  * ```
  */
 export class MqttClient extends MqttClientEventTarget implements AsyncDisposable {
+  /** Event types a listener was ever added for: per-message events nobody hears are not built. */
+  #listened = new Set<string>();
+  /** A buffer a QoS 0 message just filled: the read loop lets its reader catch up. */
+  #congested: MessageBuffer | undefined;
+  /** The last topic name that passed validation. */
+  #validTopic: string | undefined;
   #session: ClientSession;
   #urls: URL[];
   #urlIndex = 0;
@@ -726,6 +805,14 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     return this.#session.protocolVersion;
   }
 
+  /**
+   * How many QoS 1/2 messages servers sent beyond our Receive Maximum, accepted because
+   * `strictReceiveMaximum` is false.
+   */
+  get receiveMaximumExceeded(): number {
+    return this.#session.receiveMaximumExceeded;
+  }
+
   /** What the server announced in its last CONNACK (MQTT 5 limits, defaults otherwise). */
   get serverLimits(): ServerLimits {
     return this.#session.limits;
@@ -764,15 +851,21 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
    * While the connection is down (and reconnection is on) the message waits in the
    * offline queue and goes out after reconnecting.
    */
-  async publish(
+  publish(
     topic: string,
     payload: string | Uint8Array | ArrayBuffer | ArrayBufferView = new Uint8Array(),
     options: PublishOptions = {},
   ): Promise<PublishResult> {
-    const message = this.#outgoing(topic, payload, options);
-    options.signal?.throwIfAborted();
-    this.#assertOpen("publish");
-    return await this.#publish(message, options.signal);
+    // Not `async`: one promise per message, not three, on the hot path.
+    let message: OutgoingMessage;
+    try {
+      message = this.#outgoing(topic, payload, options);
+      options.signal?.throwIfAborted();
+      this.#assertOpen("publish");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#publish(message, options.signal);
   }
 
   /**
@@ -822,10 +915,14 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
         `Cannot publish as 'options' must be an object: current value is ${describe(options)}`,
       );
     }
-    try {
-      validateTopicName(topic);
-    } catch (error) {
-      throw new TypeError(`Cannot publish as 'topic' is invalid: ${(error as Error).message}`);
+    if (topic !== this.#validTopic) {
+      try {
+        validateTopicName(topic);
+      } catch (error) {
+        throw new TypeError(`Cannot publish as 'topic' is invalid: ${(error as Error).message}`);
+      }
+      // Publishers tend to repeat a topic: check the next one only if it differs.
+      this.#validTopic = topic;
     }
     const qos = checkQoS("publish", options.qos ?? 0);
     const retain = options.retain ?? false;
@@ -921,8 +1018,13 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
   #settlePublish(action: SettleAction): void {
     const pending = this.#publishes.get(action.id);
     this.#publishes.delete(action.id);
-    const codes = action.reasonCodes;
-    const reasonCode = codes.find((code) => code !== 0) ?? 0;
+    let reasonCode = 0;
+    for (const code of action.reasonCodes) {
+      if (code !== 0) {
+        reasonCode = code;
+        break;
+      }
+    }
     const qos = pending?.qos ?? 1;
     const topic = pending?.message.topic ?? "";
     if (action.error) {
@@ -940,7 +1042,9 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       );
       written.then(
         () => {
-          this.#dispatch(new PublishEvent({ topic, qos, reasonCode }));
+          if (this.#listened.has("publish")) {
+            this.#dispatch(new PublishEvent({ topic, qos, reasonCode }));
+          }
           if (pending) this.#finishPublish(pending, undefined, result);
         },
         (error) => {
@@ -950,7 +1054,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       );
       return;
     }
-    this.#dispatch(new PublishEvent({ topic, qos, reasonCode }));
+    if (this.#listened.has("publish")) this.#dispatch(new PublishEvent({ topic, qos, reasonCode }));
     if (pending) this.#finishPublish(pending, undefined, result);
   }
 
@@ -988,6 +1092,12 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     const qos = checkQoS("subscribe", options.qos ?? 0);
     const highWaterMark = options.highWaterMark ?? this.#highWaterMark;
     checkPositiveInteger("subscribe", "highWaterMark", highWaterMark);
+    const ack = options.ack ?? this.#options.ack ?? "auto";
+    if (ack !== "auto" && ack !== "manual") {
+      throw new TypeError(
+        `Cannot subscribe as 'ack' must be "auto" or "manual": current value is ${describe(ack)}`,
+      );
+    }
     const { signal } = options;
     signal?.throwIfAborted();
     this.#assertOpen("subscribe");
@@ -1013,6 +1123,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       live: true,
       leaving: false,
       identifier: v5 ? options.properties?.subscriptionIdentifiers?.[0] : undefined,
+      manual: ack === "manual",
     };
     const request = v5 && options.properties
       ? { subscriptions, properties: options.properties }
@@ -1052,7 +1163,10 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     const filters = action.topicFilters ?? [];
     this.#dispatch(new SubscribeEvent(filters, action.reasonCodes));
     const pending = this.#subscribes.get(action.id);
-    if (pending === undefined) return; // a subscription the session restored by itself
+    if (pending === undefined) { // a subscription the session restored by itself
+      if (action.restored) this.#restoreFailed(action);
+      return;
+    }
     this.#subscribes.delete(action.id);
     pending.cleanup?.();
     const { route } = pending;
@@ -1090,6 +1204,64 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     pending.resolve(subscription);
   }
 
+  /**
+   * The server refused to restore filters after a reconnection: the routes holding them
+   * stop matching them, a route left with none ends with a `SubscribeError`, and a
+   * `"subscriptionlost"` event tells which.
+   */
+  #restoreFailed(action: SettleAction): void {
+    const filters = action.topicFilters ?? [];
+    const codeOf = new Map<string, number>();
+    filters.forEach((filter, i) => {
+      if (action.reasonCodes[i]! >= 0x80) codeOf.set(filter, action.reasonCodes[i]!);
+    });
+    if (codeOf.size === 0) return;
+    const claimed = new Set<string>();
+    for (const route of [...this.#routes]) {
+      if (!route.live || route.leaving) continue;
+      const lost = route.filters.filter((filter) => codeOf.has(filter));
+      if (lost.length === 0) continue;
+      for (const filter of lost) claimed.add(filter);
+      const gone = new Set(lost.map((filter) => parseSharedSubscription(filter)?.filter ?? filter));
+      route.match = route.match.filter((filter) => !gone.has(filter));
+      const error = new SubscribeError({
+        topicFilters: lost,
+        reasonCodes: lost.map((filter) => codeOf.get(filter)!),
+        properties: action.properties,
+      });
+      this.#log("error", `A subscription was not restored: ${error.message}`, error);
+      if (route.match.length === 0) {
+        route.live = false;
+        this.#routes.delete(route);
+        route.buffer.error(error);
+      }
+      this.#dispatch(
+        new SubscriptionLostEvent({
+          topicFilters: lost,
+          reasonCodes: error.reasonCodes,
+          error,
+          subscription: route.subscription,
+        }),
+      );
+    }
+    const unclaimed = filters.filter((filter) => codeOf.has(filter) && !claimed.has(filter));
+    if (unclaimed.length > 0) {
+      const error = new SubscribeError({
+        topicFilters: unclaimed,
+        reasonCodes: unclaimed.map((filter) => codeOf.get(filter)!),
+        properties: action.properties,
+      });
+      this.#log("error", `A subscription was not restored: ${error.message}`, error);
+      this.#dispatch(
+        new SubscriptionLostEvent({
+          topicFilters: unclaimed,
+          reasonCodes: error.reasonCodes,
+          error,
+        }),
+      );
+    }
+  }
+
   /** Whether another live route holds `filter`. */
   #heldElsewhere(filter: string, except: Route): boolean {
     for (const route of this.#routes) {
@@ -1104,7 +1276,11 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
   #dropRoute(route: Route): void {
     route.live = false;
     this.#routes.delete(route);
-    for (const message of route.buffer.takeAll()) this.#messages.push(message);
+    // A message still awaiting its `ack()` must not be dropped as QoS 0 would be.
+    const keep = route.manual ? () => {} : undefined;
+    for (const message of route.buffer.takeAll()) {
+      this.#messages.push(message, message.qos > 0 ? keep : undefined);
+    }
     route.buffer.close();
   }
 
@@ -1258,13 +1434,12 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
   // ------------------------------------------------------------------ incoming
 
   #deliver(action: DeliverAction): void {
-    const message = new Message(action.message);
-    this.#dispatch(new MessageArrivedEvent(message));
     const targets: Route[] = [];
     // A server sends one copy per matching subscription, each with the identifiers of the
     // subscriptions it stands for: a subscription made with an identifier takes only the
     // copies that carry it.
-    const identifiers = message.subscriptionIdentifiers;
+    const identifiers = action.message.properties?.subscriptionIdentifiers ?? [];
+    const topic = action.message.topic;
     for (const route of this.#routes) {
       if (!route.live) continue;
       if (
@@ -1272,7 +1447,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
         !identifiers.includes(route.identifier)
       ) continue;
       for (const filter of route.match) {
-        if (topicMatches(filter, message.topic)) {
+        if (topicMatches(filter, topic)) {
           targets.push(route);
           break;
         }
@@ -1280,8 +1455,25 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     }
     const token = action.token;
     let release: (() => void) | undefined;
+    // Manual routes share one acknowledgement: the first `message.ack()`.
+    const manual = token !== undefined &&
+      (targets.length === 0 ? this.#options.ack === "manual" : targets.some((r) => r.manual));
+    let message: Message;
+    if (manual) {
+      message = new Message({
+        ...action.message,
+        acknowledge: () => {
+          release!();
+          return this.#persist();
+        },
+      });
+    } else {
+      message = new Message(action.message);
+    }
+    if (this.#listened.has("message")) this.#dispatch(new MessageArrivedEvent(message));
     if (token !== undefined) {
-      let remaining = Math.max(1, targets.length);
+      const automatic = targets.filter((route) => !route.manual).length;
+      let remaining = Math.max(1, automatic + (manual ? 1 : 0));
       this.#held++;
       release = () => {
         if (--remaining !== 0) return;
@@ -1290,10 +1482,15 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
         this.#acknowledge(token);
       };
     }
+    const hold = release === undefined ? undefined : () => {};
     if (targets.length === 0) {
-      this.#messages.push(message, release);
+      this.#messages.push(message, manual ? hold : release);
+      if (token === undefined && this.#messages.full) this.#congested = this.#messages;
     } else {
-      for (const route of targets) route.buffer.push(message, release);
+      for (const route of targets) {
+        route.buffer.push(message, route.manual ? hold : release);
+        if (token === undefined && route.buffer.full) this.#congested = route.buffer;
+      }
     }
   }
 
@@ -1352,7 +1549,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
         else this.#settleUnsubscribe(action);
         break;
       case "connected":
-        this.#onConnected(action);
+        this.#authenticated(action);
         break;
       case "disconnected": {
         const conn = this.#conn;
@@ -1365,11 +1562,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
         break;
       }
       case "auth":
-        this.#log(
-          "warn",
-          "The server sent AUTH, but enhanced authentication is not configured",
-          action.packet,
-        );
+        this.#onAuth(action.packet);
         break;
       case "close": {
         const conn = this.#conn;
@@ -1423,6 +1616,27 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
 
   #dispatch(event: Event): void {
     this.dispatchEvent(event);
+  }
+
+  /** Listens for a client event, typed by its name. */
+  override addEventListener<K extends keyof MqttClientEventMap>(
+    type: K,
+    listener: MqttClientEventListener<K> | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Listens for any event. */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    if (listener !== null) this.#listened.add(type);
+    super.addEventListener(type, listener, options);
   }
 
   #log(level: LogLevel, message: string, data?: unknown): void {
@@ -1497,6 +1711,12 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       credentials = await this.#options.credentials({ url, attempt });
       if (both.aborted) throw reason();
     }
+    const auth = this.#options.auth;
+    let authData: Uint8Array | undefined;
+    if (auth?.start) {
+      authData = await auth.start({ method: auth.method, round: 1, reauthenticate: false });
+      if (both.aborted) throw reason();
+    }
     let transport: Transport;
     try {
       transport = await this.#opener(url, this.#transportOptions(both));
@@ -1514,6 +1734,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       (error) => this.#lose(conn, error, false),
     );
     this.#conn = conn;
+    if (auth) conn.auth = { reauthenticate: false, round: 1, busy: false, done: undefined };
     const onAbort = () => this.#lose(conn, reason(), false);
     both.addEventListener("abort", onAbort, { once: true });
     try {
@@ -1521,6 +1742,9 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       if (credentials?.username !== undefined) packet.username = credentials.username;
       if (credentials?.password !== undefined) {
         packet.password = toBytes("connect", credentials.password);
+      }
+      if (authData !== undefined) {
+        packet.properties = { ...packet.properties, authenticationData: authData };
       }
       this.#write(packet);
       this.#readLoop(conn);
@@ -1539,24 +1763,41 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
 
   async #readLoop(conn: Connection): Promise<void> {
     let failure: unknown;
-    const decoder = new PacketDecoderStream({
-      protocolVersion: this.protocolVersion,
-      ...(this.#options.maximumPacketSize
-        ? { maxPacketSize: this.#options.maximumPacketSize }
-        : {}),
-    });
-    const reader = conn.transport.readable.pipeThrough(decoder).getReader();
+    // Packets are cut from each chunk synchronously, so that all those of one socket read
+    // are handled in one turn and the packets they cause leave in one write.
+    const packets = new PacketReader(
+      this.protocolVersion,
+      this.#options.maximumPacketSize || Infinity,
+    );
+    const reader = conn.transport.readable.getReader();
     try {
       for (;;) {
+        const packet = packets.next();
+        if (packet === undefined) {
+          const { done, value } = await reader.read();
+          if (conn.lost) break;
+          if (done) {
+            packets.end();
+            break;
+          }
+          packets.push(value);
+          continue;
+        }
         // Too many messages wait for their readers: let TCP hold the server back, even
         // one that ignores its window.
         while (this.#held >= this.#holdLimit && !conn.lost) {
           await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
         }
         if (conn.lost) break;
-        const { done, value } = await reader.read();
-        if (done || conn.lost) break;
-        this.#onPacket(conn, value);
+        this.#onPacket(conn, packet);
+        const congested = this.#congested;
+        if (congested !== undefined) {
+          // A burst filled a buffer: give its reader (if it keeps up, within this turn) the
+          // chance to empty it before more QoS 0 messages would be dropped; a reader that
+          // does not keep up gets one timer tick.
+          this.#congested = undefined;
+          await drainedOrTick(congested);
+        }
       }
     } catch (error) {
       failure = error;
@@ -1581,7 +1822,17 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
   #onPacket(conn: Connection, packet: Packet): void {
     if (conn !== this.#conn) return;
     if (packet.type !== "pingresp") this.#dirty();
-    this.#run(this.#session.handlePacket(packet, now()));
+    const exceeded = this.#session.receiveMaximumExceeded;
+    const actions = this.#session.handlePacket(packet, now());
+    if (this.#session.receiveMaximumExceeded !== exceeded && !conn.excessLogged) {
+      conn.excessLogged = true;
+      this.#log(
+        "warn",
+        `The server exceeds our Receive Maximum of ${this.#options.receiveMaximum}: ` +
+          "accepting the excess messages (see 'strictReceiveMaximum')",
+      );
+    }
+    this.#run(actions);
   }
 
   #onConnected(action: ConnectedAction): void {
@@ -1606,11 +1857,180 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     conn.ready.resolve(action);
   }
 
+  // ------------------------------------------------------------------ enhanced authentication
+
+  /** An accepting CONNACK: with enhanced authentication, the method checks it first. */
+  #authenticated(action: ConnectedAction): void {
+    const conn = this.#conn;
+    const auth = this.#options.auth;
+    const run = conn?.auth;
+    if (conn === undefined || auth === undefined || run === undefined) {
+      this.#onConnected(action);
+      return;
+    }
+    conn.auth = undefined;
+    const method = action.connack.properties?.authenticationMethod;
+    if (method !== auth.method) {
+      this.#authFailed(
+        conn,
+        new ProtocolError(
+          `CONNACK names Authentication Method ${JSON.stringify(method)}, not '${auth.method}'`,
+          { reasonCode: 0x82, statement: "MQTT-4.12.0-5" },
+        ),
+      );
+      return;
+    }
+    const exchange = { method: auth.method, round: run.round + 1, reauthenticate: false };
+    const data = action.connack.properties?.authenticationData;
+    settle(() => auth.onSuccess?.(data, exchange), (error) => {
+      if (conn.lost || conn !== this.#conn) return;
+      if (error === undefined) this.#onConnected(action);
+      else this.#authFailed(conn, error);
+    });
+  }
+
+  /** An AUTH from the server: a challenge to answer, or the end of a re-authentication. */
+  #onAuth(packet: AuthPacket): void {
+    const conn = this.#conn;
+    if (conn === undefined) return;
+    const auth = this.#options.auth;
+    const run = conn.auth;
+    const code = packet.reasonCode ?? 0;
+    const method = packet.properties?.authenticationMethod;
+    const fail = (message: string, statement?: string) =>
+      this.#authFailed(conn, new ProtocolError(message, { reasonCode: 0x82, statement }));
+    if (auth === undefined) {
+      return fail("The server sent AUTH, but no 'auth' method is configured");
+    }
+    if (method !== auth.method) {
+      return fail(
+        `AUTH names Authentication Method ${JSON.stringify(method)}, not '${auth.method}'`,
+        "MQTT-4.12.0-5",
+      );
+    }
+    if (run === undefined || run.busy) {
+      return fail(
+        `AUTH 0x${code.toString(16).padStart(2, "0")} outside an authentication exchange`,
+      );
+    }
+    if (code === 0x00) {
+      if (!run.reauthenticate) return fail("AUTH 0x00 before CONNACK: success is the CONNACK's");
+      conn.auth = undefined;
+      const exchange = { method: auth.method, round: run.round + 1, reauthenticate: true };
+      settle(() => auth.onSuccess?.(packet.properties?.authenticationData, exchange), (error) => {
+        if (error === undefined) {
+          this.#log("info", "Re-authenticated");
+          run.done?.resolve();
+        } else {
+          this.#authFailed(conn, error);
+          run.done?.reject(error);
+        }
+      });
+      return;
+    }
+    if (code !== 0x18) {
+      return fail(`AUTH 0x${code.toString(16).padStart(2, "0")} from the server`);
+    }
+    run.round++;
+    run.busy = true;
+    const exchange: AuthExchange = {
+      method: auth.method,
+      round: run.round,
+      reauthenticate: run.reauthenticate,
+    };
+    let answer: Uint8Array | undefined;
+    settle(async () => {
+      answer = await auth.onChallenge(packet.properties?.authenticationData, exchange);
+    }, (error) => {
+      run.busy = false;
+      if (conn.lost || conn.auth !== run) return;
+      if (error !== undefined) {
+        this.#authFailed(conn, error);
+        return;
+      }
+      this.#sendAuth(conn, 0x18, answer);
+    });
+  }
+
+  #sendAuth(conn: Connection, reasonCode: number, data: Uint8Array | undefined): void {
+    const method = this.#options.auth!.method;
+    const properties: Properties = data === undefined
+      ? { authenticationMethod: method }
+      : { authenticationMethod: method, authenticationData: data };
+    try {
+      this.#run(this.#session.sendAuth({ type: "auth", reasonCode, properties }, now()));
+    } catch (error) {
+      this.#authFailed(conn, error);
+    }
+  }
+
+  /** Ends a connection whose authentication failed on our side: DISCONNECT, then close. */
+  #authFailed(conn: Connection, error: unknown): void {
+    if (conn.lost) return;
+    const reasonCode = error instanceof ProtocolError ? error.reasonCode : 0x87;
+    this.#log("error", `Enhanced authentication failed: ${(error as Error)?.message}`, error);
+    this.#write({ type: "disconnect", reasonCode });
+    this.#lose(conn, error, true);
+  }
+
+  /**
+   * MQTT 5 re-authentication (section 4.12.1): runs the `auth` method again on the live
+   * connection (AUTH 0x19, then its challenges) and resolves when the server answers AUTH
+   * 0x00 Success. Rejects with a `ServerDisconnectError` when the server refuses (it
+   * disconnects), with the method's error when it throws, with a `ConnectionClosedError`
+   * when not connected, and with `signal.reason` on abort (the exchange itself goes on).
+   * Throws a TypeError when `auth` was not given to `connect()` or one is under way.
+   */
+  async reauthenticate(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const auth = this.#options.auth;
+    if (auth === undefined) {
+      throw new TypeError("Cannot reauthenticate as 'auth' was not given to connect()");
+    }
+    const { signal } = options;
+    signal?.throwIfAborted();
+    this.#assertOpen("reauthenticate");
+    const conn = this.#conn;
+    if (conn === undefined || !conn.connected || conn.lost) {
+      throw new ConnectionClosedError("Cannot reauthenticate while not connected");
+    }
+    if (conn.auth !== undefined) {
+      throw new TypeError("Cannot reauthenticate as a re-authentication is under way");
+    }
+    const done = Promise.withResolvers<void>();
+    done.promise.catch(() => {});
+    const run: AuthRun = { reauthenticate: true, round: 1, busy: true, done };
+    conn.auth = run;
+    settle(
+      () => auth.start?.({ method: auth.method, round: 1, reauthenticate: true }),
+      (error, data) => {
+        run.busy = false;
+        if (conn.lost || conn.auth !== run) return;
+        if (error !== undefined) {
+          conn.auth = undefined;
+          done.reject(error);
+          return;
+        }
+        this.#sendAuth(conn, 0x19, data);
+      },
+    );
+    if (signal === undefined) return await done.promise;
+    const aborted = Promise.withResolvers<never>();
+    const onAbort = () => aborted.reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await Promise.race([done.promise, aborted.promise]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
   /** A connection ended: before its CONNACK (the attempt fails) or after (reconnect or close). */
   #lose(conn: Connection, error: unknown, flush: boolean): void {
     if (conn.lost) return;
     const wasConnected = conn.connected;
     conn.lost = true;
+    conn.auth?.done?.reject(error);
+    conn.auth = undefined;
     if (flush) conn.flushAndClose(1000);
     else conn.close();
     if (this.#conn === conn) {
@@ -1870,6 +2290,13 @@ export async function connect(
     );
   }
   options.signal?.throwIfAborted();
+  if (options.ack !== undefined && options.ack !== "auto" && options.ack !== "manual") {
+    throw new TypeError(
+      `Cannot connect as 'ack' must be "auto" or "manual": current value is ${
+        describe(options.ack)
+      }`,
+    );
+  }
   const sessionOptions = sessionOptionsOf(options);
   let session: ClientSession | undefined;
   const store = options.store;
@@ -1890,12 +2317,35 @@ export async function connect(
   return client;
 }
 
+/**
+ * Calls `fn` and reports its outcome to `then`, synchronously when `fn` does not return
+ * a promise: `(undefined, value)` on success, `(error)` on a throw or rejection (an
+ * `undefined` error becomes an Error).
+ */
+function settle<T>(
+  fn: () => T | Promise<T>,
+  then: (error: unknown, value?: T) => void,
+): void {
+  const failed = (error: unknown) =>
+    then(error ?? new Error("The authentication method failed without an error"));
+  let result: T | Promise<T>;
+  try {
+    result = fn();
+  } catch (error) {
+    failed(error);
+    return;
+  }
+  if (result instanceof Promise) result.then((value) => then(undefined, value), failed);
+  else then(undefined, result);
+}
+
 function sessionOptionsOf(options: ConnectOptions): ClientSessionOptions {
   const result: ClientSessionOptions = {
     protocolVersion: options.protocolVersion ?? 5,
     clientId: options.clientId ?? "",
     clean: options.clean ?? true,
     manualAcks: true,
+    strictReceiveMaximum: options.strictReceiveMaximum ?? false,
   };
   if (options.receiveMaximum !== undefined) result.receiveMaximum = options.receiveMaximum;
   if (options.keepalive !== undefined) result.keepalive = options.keepalive;
@@ -1907,6 +2357,25 @@ function sessionOptionsOf(options: ConnectOptions): ClientSessionOptions {
   if (options.username !== undefined) result.username = options.username;
   if (options.password !== undefined) result.password = toBytes("connect", options.password);
   if (options.properties !== undefined) result.properties = options.properties;
+  const auth = options.auth;
+  if (auth !== undefined) {
+    if (
+      typeof auth !== "object" || auth === null || typeof auth.method !== "string" ||
+      auth.method === "" || typeof auth.onChallenge !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot connect as 'auth' must have a non-empty 'method' and an 'onChallenge' function: current value is ${
+          describe(auth)
+        }`,
+      );
+    }
+    if (result.protocolVersion !== 5) {
+      throw new TypeError(
+        `Cannot connect with 'auth' as enhanced authentication needs MQTT 5: 'protocolVersion' is ${result.protocolVersion}`,
+      );
+    }
+    result.properties = { ...options.properties, authenticationMethod: auth.method };
+  }
   if (options.pingTimeout !== undefined) result.pingTimeout = options.pingTimeout;
   if (options.will !== undefined) {
     const will = options.will;

@@ -13,7 +13,7 @@ import {
   ServerDisconnectError,
   SubscribeError,
   UnsubscribeError,
-} from "./client_errors.ts";
+} from "./errors.ts";
 import type {
   ConnectEvent,
   ConnectFailedEvent,
@@ -30,7 +30,7 @@ import {
   ConnectionRefusedError,
   KeepAliveTimeoutError,
   ServerLimitError,
-} from "./session/errors.ts";
+} from "./errors.ts";
 import { MemoryStore } from "./store/memory_store.ts";
 import type { Transport } from "./transport/types.ts";
 

@@ -238,6 +238,57 @@ export class SubscribeEvent extends Event {
   }
 }
 
+/** Data of a {@link SubscriptionLostEvent}. */
+export interface SubscriptionLostEventInit {
+  /** The filters the server refused to restore. */
+  topicFilters: readonly string[];
+  /** The SUBACK's reason codes for them, each 0x80 or above. */
+  reasonCodes: readonly number[];
+  /** The typed error: a `SubscribeError` carrying the first reason code. */
+  error: Error;
+  /**
+   * The subscription that held the filters, when one of this client's did; it ended
+   * with `error` when it lost all its filters.
+   */
+  subscription?: unknown;
+}
+
+/**
+ * `"subscriptionlost"`: after a reconnection that did not resume the session, the
+ * client subscribed again to what was granted before, and the server refused some
+ * filters. A subscription that lost all its filters ends: its iteration throws `error`
+ * once its buffered messages are read.
+ *
+ * @example Inspect a lost subscription
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SubscriptionLostEvent } from "./events.ts";
+ * const event = new SubscriptionLostEvent({
+ *   topicFilters: ["a/#"], reasonCodes: [0x87], error: new Error("refused"),
+ * });
+ * assert.equal(event.type, "subscriptionlost");
+ * assert.deepEqual(event.reasonCodes, [0x87]);
+ * ```
+ */
+export class SubscriptionLostEvent extends Event {
+  /** The filters the server refused to restore. */
+  readonly topicFilters: readonly string[];
+  /** The SUBACK's reason codes for them. */
+  readonly reasonCodes: readonly number[];
+  /** The typed error (a `SubscribeError` from the client). */
+  readonly error: Error;
+  /** The `Subscription` that held the filters, if any. */
+  readonly subscription: unknown;
+  /** An event of type `"subscriptionlost"`. */
+  constructor(init: SubscriptionLostEventInit) {
+    super("subscriptionlost");
+    this.topicFilters = init.topicFilters;
+    this.reasonCodes = init.reasonCodes;
+    this.error = init.error;
+    this.subscription = init.subscription;
+  }
+}
+
 /**
  * `"unsubscribe"`: an UNSUBACK arrived (MQTT 3.1.1 servers send no reason codes: 0 is
  * assumed for each filter).
@@ -338,6 +389,8 @@ export interface MqttClientEventMap {
   publish: PublishEvent;
   /** A SUBACK arrived. */
   subscribe: SubscribeEvent;
+  /** Restoring a subscription after a reconnection failed. */
+  subscriptionlost: SubscriptionLostEvent;
   /** An UNSUBACK arrived. */
   unsubscribe: UnsubscribeEvent;
   /** A log line. */

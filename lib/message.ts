@@ -22,6 +22,11 @@ export interface MessageInit {
   dup?: boolean;
   /** MQTT 5 PUBLISH properties. */
   properties?: Properties;
+  /**
+   * What {@link Message.ack} does: the client sets it for QoS 1/2 messages of
+   * subscriptions made with `ack: "manual"`. Called at most once.
+   */
+  acknowledge?: () => Promise<void>;
 }
 
 /**
@@ -61,6 +66,8 @@ export class Message {
   readonly dup: boolean;
   /** MQTT 5 properties (empty for MQTT 3.1 and 3.1.1). */
   readonly properties: Readonly<Properties>;
+  #acknowledge: (() => Promise<void>) | undefined;
+  #acked: Promise<void> | undefined;
 
   /** A message made of `init` (the client makes them; tests may too). */
   constructor(init: MessageInit) {
@@ -70,6 +77,33 @@ export class Message {
     this.retain = init.retain;
     this.dup = init.dup ?? false;
     this.properties = init.properties ?? {};
+    this.#acknowledge = init.acknowledge;
+  }
+
+  /**
+   * Tells the client the application is done with the message, for subscriptions made
+   * with `ack: "manual"`: only now does its PUBACK (QoS 1) or PUBREC (QoS 2) go, and
+   * the promise resolves once that is recorded in the client's session store (at once
+   * without one). Calling it again returns the same promise; for other messages it does
+   * nothing. See `SubscribeOptions.ack` for the guarantee.
+   *
+   * @example Acknowledge once processed
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Message } from "./message.ts";
+   * let acks = 0;
+   * const message = new Message({
+   *   topic: "jobs/1", payload: new Uint8Array(), qos: 2, retain: false,
+   *   acknowledge: async () => void acks++,
+   * });
+   * await message.ack();
+   * await message.ack();
+   * assert.equal(acks, 1);
+   * ```
+   */
+  ack(): Promise<void> {
+    this.#acked ??= this.#acknowledge?.() ?? Promise.resolve();
+    return this.#acked;
   }
 
   /** The payload decoded as UTF-8 (invalid sequences become U+FFFD). */

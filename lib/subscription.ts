@@ -66,6 +66,7 @@ export class MessageBuffer {
   #error: unknown;
   #dropped = 0;
   #readable: ReadableStream<Message> | undefined;
+  #drainWaiters: (() => void)[] = [];
 
   /** Throws a RangeError for a bad high-water mark. */
   constructor(options: MessageBufferOptions = {}) {
@@ -81,6 +82,29 @@ export class MessageBuffer {
   /** How many messages wait for a reader. */
   get length(): number {
     return this.#entries.length - this.#head;
+  }
+
+  /** Whether as many messages wait as the high-water mark: one more QoS 0 would be dropped. */
+  get full(): boolean {
+    return this.length >= this.#highWaterMark;
+  }
+
+  /**
+   * Resolves once no message waits: at once when none does, else when a reader takes the
+   * last one or the buffer is closed. Lets the connection pause while a reader that keeps
+   * up catches up with a burst, rather than drop QoS 0 messages.
+   */
+  drained(): Promise<void> {
+    if (this.length === 0 || this.#state !== "open") return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#drainWaiters.push(resolve);
+    return promise;
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** How many QoS 0 messages were dropped because the buffer was full. */
@@ -132,6 +156,7 @@ export class MessageBuffer {
       if (this.#head === this.#entries.length) {
         this.#entries = [];
         this.#head = 0;
+        if (this.#drainWaiters.length > 0) this.#wakeDrainWaiters();
       } else if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
         this.#entries = this.#entries.slice(this.#head);
         this.#head = 0;
@@ -172,6 +197,7 @@ export class MessageBuffer {
     this.#entries = [];
     this.#head = 0;
     for (const entry of entries) entry.release?.();
+    this.#wakeDrainWaiters();
     return entries.map((entry) => entry.message);
   }
 
@@ -195,6 +221,7 @@ export class MessageBuffer {
     if (this.#state !== "open") return;
     this.#state = state;
     this.#error = error;
+    this.#wakeDrainWaiters();
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;
       const release = entry.release;

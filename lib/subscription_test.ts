@@ -281,3 +281,42 @@ describe("Message", () => {
     assert.throws(() => m.json(), SyntaxError);
   });
 });
+
+describe("MessageBuffer.full and drained()", () => {
+  test("full is true at the high-water mark", () => {
+    const buffer = new MessageBuffer({ highWaterMark: 2 });
+    assert.equal(buffer.full, false);
+    buffer.push(message("a", 0));
+    assert.equal(buffer.full, false);
+    buffer.push(message("b", 0));
+    assert.equal(buffer.full, true);
+  });
+
+  test("drained() resolves at once when empty, else when the last message is read", async () => {
+    const buffer = new MessageBuffer({ highWaterMark: 5 });
+    await buffer.drained();
+    buffer.push(message("a", 0));
+    buffer.push(message("b", 0));
+    let drained = false;
+    const waiting = buffer.drained().then(() => drained = true);
+    await buffer.read();
+    await Promise.resolve();
+    assert.equal(drained, false);
+    await buffer.read();
+    await waiting;
+    assert.equal(drained, true);
+  });
+
+  test("drained() resolves when the buffer is closed or emptied by takeAll()", async () => {
+    const closing = new MessageBuffer();
+    closing.push(message("a", 0));
+    const whenClosed = closing.drained();
+    closing.close();
+    await whenClosed;
+    const taken = new MessageBuffer();
+    taken.push(message("a", 0));
+    const whenTaken = taken.drained();
+    assert.equal(taken.takeAll().length, 1);
+    await whenTaken;
+  });
+});

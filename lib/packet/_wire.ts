@@ -301,7 +301,13 @@ function cacheSlot(b: Uint8Array, start: number, length: number): number {
     b[start + (length >> 2)]! + b[last - (length >> 2)]! * 13) & (STRING_CACHE_SLOTS - 1);
 }
 
-function remember(b: Uint8Array, start: number, length: number, text: string, wildcard: number): void {
+function remember(
+  b: Uint8Array,
+  start: number,
+  length: number,
+  text: string,
+  wildcard: number,
+): void {
   const slot = cacheSlot(b, start, length);
   const base = slot * STRING_CACHE_MAX_LENGTH;
   for (let i = 0; i < length; i++) cachePool[base + i] = b[start + i]!;
@@ -370,7 +376,9 @@ export function readUtf8String(
       const c = b[i]!;
       if (c === 0) malformed("UTF-8 string contains U+0000", "MQTT-1.5.4-2");
       if (c === 0x2b || c === 0x23) {
-        if (wildcards !== undefined) malformed("Topic name contains a wildcard character", wildcards);
+        if (wildcards !== undefined) {
+          malformed("Topic name contains a wildcard character", wildcards);
+        }
         wildcard = 1;
       }
     }

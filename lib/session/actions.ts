@@ -8,7 +8,7 @@
 
 import type { AuthPacket, ConnackPacket, Packet, Properties, QoS } from "../packet/types.ts";
 import type { ServerLimits } from "./server_limits.ts";
-import type { ServerLimitError } from "./errors.ts";
+import type { ServerLimitError } from "../errors.ts";
 
 /**
  * A message to publish. `payload` is kept by reference until the message completes:
@@ -135,6 +135,12 @@ export interface SettleAction {
   reasonCodes: number[];
   /** Subscribe / unsubscribe: the topic filters, in the order of `reasonCodes`. */
   topicFilters?: string[];
+  /**
+   * Subscribe: true for a SUBSCRIBE the session sent by itself, to restore granted
+   * subscriptions on a connection that did not resume the session. A filter it failed
+   * for (code 0x80 or above) is no longer subscribed.
+   */
+  restored?: boolean;
   /** Why a publish failed. */
   error?: Error;
   /** MQTT 5 properties of the acknowledgement (reason string, user properties). */
@@ -224,7 +230,7 @@ export interface AuthAction {
  * @example
  * ```ts
  * import type { CloseAction } from "./actions.ts";
- * import { KeepAliveTimeoutError } from "./errors.ts";
+ * import { KeepAliveTimeoutError } from "../errors.ts";
  * const action: CloseAction = { type: "close", error: new KeepAliveTimeoutError(1000) };
  * ```
  */

@@ -4,7 +4,13 @@
  * @module
  */
 
-import { ProtocolError } from "../errors.ts";
+import {
+  AcknowledgementError,
+  ConnectionRefusedError,
+  KeepAliveTimeoutError,
+  ProtocolError,
+  ServerLimitError,
+} from "../errors.ts";
 import { encodePacket } from "../packet/encode.ts";
 import { ReasonCode, VALID_REASON_CODES } from "../packet/reason_codes.ts";
 import type {
@@ -26,12 +32,6 @@ import type {
   Will,
 } from "../packet/types.ts";
 import type { InboundMessage, OutgoingMessage, SessionAction } from "./actions.ts";
-import {
-  AcknowledgementError,
-  ConnectionRefusedError,
-  KeepAliveTimeoutError,
-  ServerLimitError,
-} from "./errors.ts";
 import { Fifo } from "./_fifo.ts";
 import { KeepAlive } from "./keep_alive.ts";
 import { PacketIdAllocator } from "./packet_ids.ts";
@@ -78,6 +78,15 @@ export interface ClientSessionOptions {
    * its re-sends. A compliant server never needs them, and the bound stays finite.
    */
   receiveMaximum?: number;
+  /**
+   * What to do when the server exceeds our Receive Maximum anyway. `true` (the default)
+   * follows MQTT-3.3.4-9: DISCONNECT 0x93 Receive Maximum exceeded, then close. `false`
+   * accepts the message, counts it in {@link ClientSession.receiveMaximumExceeded} and
+   * goes on: for servers like Mosquitto 2.0.11, which sends 8 unacknowledged messages
+   * against an announced 3. Memory stays bounded either way as long as the client stops
+   * reading the connection while too many messages wait for their acknowledgement.
+   */
+  strictReceiveMaximum?: boolean;
   /** MQTT 5 Topic Alias Maximum we announce for the server's PUBLISH packets. Default 0 (none). */
   topicAliasMaximum?: number;
   /**
@@ -238,6 +247,8 @@ export class ClientSession {
   #keepalive: number;
   #sessionExpiryInterval: number | undefined;
   #receiveMaximum: number;
+  #strictReceiveMaximum: boolean;
+  #receiveMaximumExceeded = 0;
   #topicAliasMaximum: number;
   #maximumPacketSize: number | undefined;
   #will: Will | undefined;
@@ -318,6 +329,14 @@ export class ClientSession {
       1,
       65535,
     );
+    this.#strictReceiveMaximum = options.strictReceiveMaximum ?? true;
+    if (typeof this.#strictReceiveMaximum !== "boolean") {
+      throw new TypeError(
+        `Cannot create a session as 'strictReceiveMaximum' must be a boolean: current value is ${
+          show(this.#strictReceiveMaximum)
+        }`,
+      );
+    }
     this.#topicAliasMaximum = integerOption(
       "topicAliasMaximum",
       options.topicAliasMaximum ?? 0,
@@ -432,6 +451,15 @@ export class ClientSession {
   /** Incoming QoS 1 and 2 messages whose exchange has not completed. */
   get incoming(): number {
     return this.#incoming.size;
+  }
+
+  /**
+   * How many QoS 1/2 messages the server sent beyond our Receive Maximum, which the
+   * session accepted because `strictReceiveMaximum` is false. Counts over the session's
+   * life, across connections.
+   */
+  get receiveMaximumExceeded(): number {
+    return this.#receiveMaximumExceeded;
   }
 
   /**
@@ -1374,6 +1402,7 @@ export class ClientSession {
       topicFilters: [...request.topicFilters],
     };
     if (properties) action.properties = properties;
+    if (request.restore) action.restored = true;
     actions.push(action);
   }
 
@@ -1516,13 +1545,16 @@ export class ClientSession {
       return;
     }
     if (this.#version === 5 && this.#received >= this.#receiveMaximum + this.#resentByServer) {
-      this.#protocolError(
-        actions,
-        `The server sent more than ${this.#receiveMaximum} unacknowledged QoS 1 and 2 messages (our Receive Maximum)`,
-        ReasonCode.ReceiveMaximumExceeded,
-        "MQTT-3.3.4-9",
-      );
-      return;
+      if (this.#strictReceiveMaximum) {
+        this.#protocolError(
+          actions,
+          `The server sent more than ${this.#receiveMaximum} unacknowledged QoS 1 and 2 messages (our Receive Maximum)`,
+          ReasonCode.ReceiveMaximumExceeded,
+          "MQTT-3.3.4-9",
+        );
+        return;
+      }
+      this.#receiveMaximumExceeded++;
     }
     const record: Incoming = {
       packetId,

@@ -2,10 +2,9 @@
 // server limits, SUBSCRIBE / UNSUBSCRIBE.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ProtocolError } from "../errors.ts";
 import type { PublishPacket } from "../packet/types.ts";
 import { ClientSession } from "./client_session.ts";
-import { AcknowledgementError, ServerLimitError } from "./errors.ts";
+import { AcknowledgementError, ProtocolError, ServerLimitError } from "../errors.ts";
 import { publishPacketSize } from "./packet_size.ts";
 import {
   bytes,

@@ -211,6 +211,36 @@ describe("our Receive Maximum", () => {
     assert.equal(closeError(actions).statement, "MQTT-3.3.4-9");
   });
 
+  test("strictReceiveMaximum false: the excess is delivered and counted, not fatal", () => {
+    const { session } = connected({
+      receiveMaximum: 2,
+      manualAcks: true,
+      strictReceiveMaximum: false,
+    });
+    const first = tokens(session.handlePacket(serverPublish(1, 1), 0));
+    session.handlePacket(serverPublish(2, 2), 0);
+    assert.equal(session.receiveMaximumExceeded, 0);
+    const actions = session.handlePacket(serverPublish(3, 1), 0);
+    assert.deepEqual(summary(actions), ["deliver t"]);
+    session.handlePacket(serverPublish(4, 2), 0);
+    assert.equal(session.receiveMaximumExceeded, 2);
+    assert.equal(session.state, "connected");
+    // the excess messages are acknowledged like the others, in order
+    assert.deepEqual(summary(session.acknowledge(tokens(actions)[0]!, 0)), []);
+    assert.deepEqual(summary(session.acknowledge(first[0]!, 0)), [
+      "send puback 1",
+      "send puback 3",
+    ]);
+    assert.equal(session.incoming, 2);
+  });
+
+  test("strictReceiveMaximum must be a boolean", () => {
+    assert.throws(
+      () => connected({ strictReceiveMaximum: "no" as unknown as boolean }),
+      /'strictReceiveMaximum' must be a boolean: current value is 'no'/,
+    );
+  });
+
   test("a slot frees when we acknowledge: PUBACK for QoS 1, PUBREC for QoS 2", () => {
     const { session } = connected({ receiveMaximum: 2, manualAcks: true });
     const [one] = tokens(session.handlePacket(serverPublish(1, 1), 0));

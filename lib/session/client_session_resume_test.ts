@@ -201,6 +201,7 @@ describe("session lost (no Session Present)", () => {
     );
     assert.ok(settle?.type === "settle");
     assert.deepEqual(settle.topicFilters, ["a", "b"]);
+    assert.equal(settle.restored, true, "marked as the session's own request");
     // a refused restoration is not tried again
     assert.deepEqual(session.subscriptions.map((s) => s.subscription.topicFilter), ["a", "c"]);
   });

@@ -2,9 +2,8 @@
 // protocol errors of a connection.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ProtocolError } from "../errors.ts";
 import { ClientSession } from "./client_session.ts";
-import { ConnectionRefusedError, KeepAliveTimeoutError } from "./errors.ts";
+import { ConnectionRefusedError, KeepAliveTimeoutError, ProtocolError } from "../errors.ts";
 import { bytes, connack, connected, sent, serverPublish, summary } from "./testdata/harness.ts";
 
 describe("CONNECT", () => {

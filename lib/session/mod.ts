@@ -31,7 +31,15 @@
 
 export * from "./actions.ts";
 export * from "./client_session.ts";
-export * from "./errors.ts";
+export {
+  AcknowledgementError,
+  type AcknowledgementErrorOptions,
+  ConnectionRefusedError,
+  type ConnectionRefusedErrorOptions,
+  KeepAliveTimeoutError,
+  ServerLimitError,
+  type ServerLimitErrorOptions,
+} from "../errors.ts";
 export * from "./keep_alive.ts";
 export * from "./packet_ids.ts";
 export * from "./packet_size.ts";

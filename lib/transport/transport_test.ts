@@ -6,6 +6,8 @@ import { MqttError, ProtocolError } from "../errors.ts";
 import { openTransport } from "./open.ts";
 import type { Transport, TransportOptions } from "./types.ts";
 import { connectWebSocket } from "./websocket.ts";
+import { bunServerHandlers, connectBunTcp } from "./bun_tcp.ts";
+import { bunRuntime } from "./_bun_api.ts";
 import {
   connect311,
   type Connector,
@@ -402,7 +404,7 @@ describe("TLS", () => {
     });
 
     test(`${connector.name}: mutual TLS with a listener that requires a client certificate`, {
-      skip: connector.skip || !isBun,
+      skip: connector.skip,
     }, async () => {
       const certs = await generateTlsCerts();
       const echo = await startEcho({
@@ -448,21 +450,6 @@ describe("TLS", () => {
       }
     });
   }
-
-  test("Deno cannot listen with requestCert and says so", { skip: !isDeno }, async () => {
-    const certs = await generateTlsCerts();
-    await assert.rejects(
-      listen(
-        {
-          kind: "tls",
-          port: 0,
-          tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requestCert: true },
-        },
-        () => {},
-      ),
-      /requestCert/,
-    );
-  });
 });
 
 describe("WebSocket", () => {
@@ -665,5 +652,48 @@ describe("openTransport", () => {
       connectWebSocket({ hostname: "127.0.0.1", port: 1883, ws: { path: "mqtt" } }),
       /'ws.path' must start with "\/"/,
     );
+  });
+});
+
+describe("bun_tcp server handlers", () => {
+  test("accepted sockets become transports that pause reading while nobody reads", {
+    skip: !isBun,
+  }, async () => {
+    const accepted: Transport[] = [];
+    const first = Promise.withResolvers<Transport>();
+    const listener = bunRuntime().listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: bunServerHandlers((transport) => {
+        accepted.push(transport);
+        first.resolve(transport);
+      }, false),
+    });
+    try {
+      await using client = await connectBunTcp({ hostname: "127.0.0.1", port: listener.port });
+      const server = await first.promise;
+      assert.match(server.remoteAddress ?? "", /^127\.0\.0\.1:\d+$/);
+      const payload = pattern(24 * 1024 * 1024);
+      const writing = client.writable.getWriter().write(payload);
+      assert.equal(
+        await settlesWithin(writing, 300),
+        false,
+        "the write must wait while nobody reads",
+      );
+      const received = await readExactly(server.readable.getReader(), payload.length);
+      await writing;
+      assert.equal(firstDifference(received, payload), -1);
+      const serverWriter = server.writable.getWriter();
+      await serverWriter.write(new Uint8Array([0xd0, 0x00]));
+      assert.deepEqual(
+        await readExactly(client.readable.getReader(), 2),
+        new Uint8Array([0xd0, 0x00]),
+      );
+      await client.close();
+      await server.closed;
+    } finally {
+      listener.stop(true);
+      await closeAll(accepted);
+    }
   });
 });
