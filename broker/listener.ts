@@ -51,8 +51,8 @@ export interface ListenTlsOptions {
   ca?: string | string[];
   /**
    * Require a client certificate signed by `ca` (mutual TLS); clients without one
-   * never reach `onConnection`. Bun only: Deno's TLS server cannot ask for client
-   * certificates, so there `listen` throws a TypeError.
+   * never reach `onConnection`. On Deno, whose `Deno.listenTls` cannot ask for client
+   * certificates, such a listener runs on `node:tls`.
    */
   requestCert?: boolean;
 }
@@ -87,8 +87,9 @@ export type ConnectionHandler = (transport: Transport) => void;
 
 /**
  * Opens a listener with the runtime's own sockets (`Deno.listen`, `Deno.listenTls`,
- * `Deno.serve` on Deno; `Bun.listen`, `Bun.serve` on Bun) and calls `onConnection` with
- * every accepted connection as a {@link Transport}.
+ * `Deno.serve` on Deno; `Bun.listen`, `Bun.serve` on Bun; `node:net` / `node:tls`
+ * elsewhere, without WebSocket) and calls `onConnection` with every accepted connection
+ * as a {@link Transport}.
  *
  * WebSocket listeners answer the "mqtt" subprotocol when the client offers it, reply
  * 404 to other paths and 426 to plain HTTP requests on the path.
@@ -122,12 +123,15 @@ export async function listen(
     const { listenBun } = await import("./listen_bun.ts");
     return await listenBun(checked, onConnection);
   }
-  throw new TypeError("Cannot listen as this runtime is neither Deno nor Bun");
+  const { listenNode } = await import("./listen_node.ts");
+  return await listenNode(checked, onConnection);
 }
 
 /** {@link ListenOptions} with the defaults filled in, as the runtime listeners take them. */
 export interface CheckedListenOptions extends ListenOptions {
+  /** Address to bind. */
   hostname: string;
+  /** WebSocket path. */
   path: string;
 }
 
