@@ -88,6 +88,28 @@ export class RawClient implements AsyncDisposable {
     return new RawClient(transport, options.version ?? 4, timeoutMs);
   }
 
+  /**
+   * Wraps a connection accepted by a listener, so a scripted server can read and write
+   * raw packets the same way (see the client conformance suite).
+   *
+   * @example Wrap an accepted connection
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { RawClient } from "./_raw_client.ts";
+   * import { listen } from "../../broker/listener.ts";
+   * import type { Transport } from "../../lib/transport/types.ts";
+   * const accepted = Promise.withResolvers<Transport>();
+   * await using listener = await listen({ kind: "tcp", hostname: "127.0.0.1", port: 0 }, accepted.resolve);
+   * await using client = await RawClient.open(listener.url);
+   * await using server = RawClient.accept(await accepted.promise);
+   * await client.send({ type: "pingreq" });
+   * assert.equal((await server.next()).type, "pingreq");
+   * ```
+   */
+  static accept(transport: Transport, options: RawClientOptions = {}): RawClient {
+    return new RawClient(transport, options.version ?? 4, options.timeoutMs ?? 2_500);
+  }
+
   /** Whether the connection has ended. */
   get isClosed(): boolean {
     return this.#closed;

@@ -137,8 +137,10 @@ export interface ConformanceSummary {
  * ```
  */
 export interface ConformanceReport {
-  /** The broker URL. */
+  /** The broker URL (for the client suite: the client under test, like "client tern"). */
   url: string;
+  /** Which suite made the report; absent means the broker suite. */
+  suite?: "broker" | "client";
   /** ISO time the run started. */
   startedAt: string;
   /** Milliseconds the run took. */
@@ -217,7 +219,10 @@ export function summarize(results: readonly ScenarioResult[]): ConformanceSummar
  * assert.ok(!selects(["will"], ping));
  * ```
  */
-export function selects(only: readonly string[] | undefined, scenario: Scenario): boolean {
+export function selects(
+  only: readonly string[] | undefined,
+  scenario: Pick<Scenario, "area" | "name" | "id">,
+): boolean {
   if (only === undefined || only.length === 0) return true;
   return only.some((entry) =>
     entry === scenario.area || entry === scenario.name || scenario.name.startsWith(entry) ||

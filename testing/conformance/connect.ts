@@ -182,7 +182,7 @@ export const CONNECT_SCENARIOS: Scenario[] = [
   }),
   ...defineScenario({
     name: "connect.keep-alive",
-    ids: { 4: "MQTT-3.1.2-24", 5: "MQTT-3.1.2-24" },
+    ids: { 4: "MQTT-3.1.2-24", 5: "MQTT-3.1.2-22" },
     title: "A client silent for 1.5 times its keep alive is disconnected",
     area: "connect",
     extraMs: 3_000,

@@ -44,7 +44,7 @@ export const FLOW_CONTROL_SCENARIOS: Scenario[] = [
   }),
   ...defineScenario({
     name: "flow-control.maximum-packet-size",
-    ids: { 5: "MQTT-3.1.2-27" },
+    ids: { 5: "MQTT-3.1.2-24" },
     title: "The broker never sends a packet larger than the client's Maximum Packet Size",
     area: "flow-control",
     async run(ctx) {

@@ -4,6 +4,8 @@
  * ```sh
  * deno run -A testing/conformance/main.ts broker mqtt://host:port [--v5 | --v311] [--json] [--junit FILE]
  *   [--only ID_OR_AREA]... [--timeout MS] [--deviations mosquitto]
+ * deno run -A testing/conformance/main.ts client tern|mqttjs [--v5 | --v311] [--json] [--junit FILE]
+ *   [--only ID_OR_AREA]... [--timeout MS] [--deviations mqttjs]
  * ```
  *
  * Without `--v5` or `--v311` both MQTT 3.1.1 and 5.0 run. Prints the table (or the JSON
@@ -18,6 +20,10 @@ import { writeFile } from "node:fs/promises";
 import process from "node:process";
 import { type ConformanceReport, runBrokerConformance } from "./broker_suite.ts";
 import { MOSQUITTO_DEVIATIONS } from "./mosquitto_deviations.ts";
+import { MQTTJS_DEVIATIONS } from "./mqttjs_deviations.ts";
+import { runClientConformance } from "./client_suite.ts";
+import type { ClientAdapter } from "./client_adapter.ts";
+import { ternAdapter } from "./adapters/tern.ts";
 import { formatTable, toJson, toJUnitXml } from "./report.ts";
 import type { SuiteVersion } from "./scenario.ts";
 
@@ -34,13 +40,16 @@ import type { SuiteVersion } from "./scenario.ts";
 export const USAGE =
   `Usage: conformance broker URL [--v5 | --v311] [--json] [--junit FILE] [--only ID]...
        [--timeout MS] [--deviations mosquitto]
+       conformance client tern|mqttjs [same flags] [--deviations mqttjs]
 
-Runs the broker conformance suite against the broker at URL (mqtt://, mqtts://, ws://, wss://).
+Runs the broker conformance suite against the broker at URL (mqtt://, mqtts://, ws://, wss://),
+or the client conformance suite against tern's client or MQTT.js (npm mqtt, a dev dependency).
   --v5          MQTT 5.0 scenarios only      --v311       MQTT 3.1.1 scenarios only
   --json        print the report as JSON     --junit FILE write JUnit XML to FILE
   --only ID     only scenarios with this statement id, area or name (repeatable)
   --timeout MS  wait at most MS for each answer of the broker (default 2500)
   --deviations mosquitto  accept Mosquitto's documented deviations (MOSQUITTO_DEVIATIONS.md)
+  --deviations mqttjs     accept MQTT.js's documented deviations (MQTTJS_DEVIATIONS.md)
 Exit status: 0 all passed or skipped (or failed as a documented deviation), 1 a scenario
 failed, 2 usage error.`;
 
@@ -56,9 +65,9 @@ failed, 2 usage error.`;
  * ```
  */
 export interface ConformanceArgs {
-  /** The suite: "broker". */
-  suite: "broker";
-  /** Broker URL. */
+  /** The suite: "broker" or "client". */
+  suite: "broker" | "client";
+  /** Broker URL, or for the client suite the client: "tern" or "mqttjs". */
   url: string;
   /** Versions to run. */
   versions: SuiteVersion[];
@@ -70,8 +79,8 @@ export interface ConformanceArgs {
   only: string[];
   /** Milliseconds per answer. */
   timeoutMs: number | undefined;
-  /** Known deviations to accept: "mosquitto" for {@link MOSQUITTO_DEVIATIONS}. */
-  deviations: "mosquitto" | undefined;
+  /** Known deviations to accept: "mosquitto" or "mqttjs" (see {@link MQTTJS_DEVIATIONS}). */
+  deviations: "mosquitto" | "mqttjs" | undefined;
 }
 
 /**
@@ -84,14 +93,28 @@ export interface ConformanceArgs {
  * const args = parseArgs(["broker", "mqtt://127.0.0.1:1883", "--v5", "--junit", "out.xml"]);
  * assert.deepEqual(args.versions, [5]);
  * assert.equal(args.junit, "out.xml");
+ * assert.equal(parseArgs(["client", "mqttjs"]).url, "mqttjs");
  * assert.throws(() => parseArgs(["client"]), TypeError);
+ * assert.throws(() => parseArgs(["client", "paho"]), TypeError);
  * ```
  */
 export function parseArgs(argv: readonly string[]): ConformanceArgs {
   const [suite, url, ...rest] = argv;
-  if (suite !== "broker") {
+  if (suite !== "broker" && suite !== "client") {
     throw new TypeError(
-      `Cannot run the conformance suite "${suite ?? ""}": the suites are: broker`,
+      `Cannot run the conformance suite "${suite ?? ""}": the suites are: broker, client`,
+    );
+  }
+  if (suite === "client" && (url === undefined || url.startsWith("--"))) {
+    throw new TypeError(
+      'Cannot run the conformance suite "client" without a client: the suites are: broker, client (tern or mqttjs)',
+    );
+  }
+  if (suite === "client" && url !== "tern" && url !== "mqttjs") {
+    throw new TypeError(
+      `Cannot run the client conformance suite as the clients are: tern, mqttjs: current value is ${
+        url ?? "nothing"
+      }`,
     );
   }
   if (url === undefined || url.startsWith("--")) {
@@ -121,9 +144,9 @@ export function parseArgs(argv: readonly string[]): ConformanceArgs {
     else if (flag === "--only") args.only.push(value(flag, ++i));
     else if (flag === "--deviations") {
       const name = value(flag, ++i);
-      if (name !== "mosquitto") {
+      if (name !== "mosquitto" && name !== "mqttjs") {
         throw new TypeError(
-          `Cannot use --deviations as the known lists are: mosquitto: current value is ${name}`,
+          `Cannot use --deviations as the known lists are: mosquitto, mqttjs: current value is ${name}`,
         );
       }
       args.deviations = name;
@@ -136,7 +159,7 @@ export function parseArgs(argv: readonly string[]): ConformanceArgs {
       }
       args.timeoutMs = ms;
     } else {throw new TypeError(
-        `Cannot run the broker conformance suite with the unknown flag ${flag}`,
+        `Cannot run the ${suite} conformance suite with the unknown flag ${flag}`,
       );}
   }
   return args;
@@ -187,15 +210,24 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   }
   let report: ConformanceReport;
   try {
-    report = await runBrokerConformance(args.url, {
-      versions: args.versions,
-      only: args.only,
-      ...(args.deviations === "mosquitto" ? { deviations: MOSQUITTO_DEVIATIONS } : {}),
-      ...(args.timeoutMs === undefined ? {} : { timeoutMs: args.timeoutMs }),
-    });
+    report = args.suite === "client"
+      ? await runClientConformance(await loadAdapter(args.url), {
+        versions: args.versions,
+        only: args.only,
+        ...(args.deviations === "mqttjs" ? { deviations: MQTTJS_DEVIATIONS } : {}),
+        ...(args.timeoutMs === undefined ? {} : { timeoutMs: args.timeoutMs }),
+      })
+      : await runBrokerConformance(args.url, {
+        versions: args.versions,
+        only: args.only,
+        ...(args.deviations === "mosquitto" ? { deviations: MOSQUITTO_DEVIATIONS } : {}),
+        ...(args.timeoutMs === undefined ? {} : { timeoutMs: args.timeoutMs }),
+      });
   } catch (error) {
     out(
-      `Cannot run the broker conformance suite: ${error instanceof Error ? error.message : error}`,
+      `Cannot run the ${args.suite} conformance suite: ${
+        error instanceof Error ? error.message : error
+      }`,
     );
     return 2;
   }
@@ -205,6 +237,17 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     r.outcome === "fail" && (args.deviations === undefined || r.deviation === undefined)
   );
   return unexplained.length > 0 || report.summary.total === 0 ? 1 : 0;
+}
+
+/**
+ * The adapter of a client named on the command line. MQTT.js is loaded on demand through
+ * a computed specifier, so the published module graph never includes the dev dependency.
+ */
+async function loadAdapter(name: string): Promise<ClientAdapter> {
+  if (name === "tern") return ternAdapter;
+  const specifier = ["./adapters", `${name}.ts`].join("/");
+  const module = await import(specifier) as { mqttjsAdapter: ClientAdapter };
+  return module.mqttjsAdapter;
 }
 
 if (import.meta.main) {

@@ -5,8 +5,15 @@
  * aliases, flow control, expiry, malformed input), each named after the spec statements
  * it checks. Reports come as a terminal table, JSON or JUnit XML.
  *
+ * The client suite plays the server with a scripted one and checks how a client behaves
+ * (re-sent PUBLISH and PUBREL after reconnecting, QoS 2 duplicates, topic aliases,
+ * Receive Maximum, Maximum Packet Size, keep alive, server DISCONNECT, Session Present);
+ * clients plug in through a {@link ClientAdapter} (tern's is {@link ternAdapter}; MQTT.js's
+ * lives in adapters/mqttjs.ts, outside this module's graph).
+ *
  * From a terminal: `deno run -A testing/conformance/main.ts broker mqtt://host:port
- * [--v5 | --v311] [--json] [--junit FILE]`, which exits non-zero when a scenario fails.
+ * [--v5 | --v311] [--json] [--junit FILE]` or `... main.ts client tern|mqttjs`, which exit
+ * non-zero when a scenario fails.
  *
  * @example Check a broker from a test
  * ```ts
@@ -56,6 +63,25 @@ export type {
 export { describePacket, RawClient } from "./_raw_client.ts";
 export type { RawClientOptions } from "./_raw_client.ts";
 export { MOSQUITTO_DEVIATIONS } from "./mosquitto_deviations.ts";
+export { MQTTJS_DEVIATIONS } from "./mqttjs_deviations.ts";
+export { runClientConformance } from "./client_suite.ts";
+export type { ClientConformanceOptions } from "./client_suite.ts";
+export { CLIENT_SCENARIOS, defineClientScenario } from "./client_scenarios.ts";
+export { ClientScenarioContext } from "./client_scenario.ts";
+export type {
+  ClientConnectOptions,
+  ClientContextOptions,
+  ClientScenario,
+  ClientUnderTest,
+} from "./client_scenario.ts";
+export type {
+  AdapterClient,
+  AdapterConnectOptions,
+  ClientAdapter,
+  DisconnectInfo,
+  ReceivedMessage,
+} from "./client_adapter.ts";
+export { ternAdapter } from "./adapters/tern.ts";
 export type { Deviation } from "./mosquitto_deviations.ts";
 export type * from "../../lib/packet/types.ts";
 export type { TlsOptions } from "../../lib/transport/types.ts";

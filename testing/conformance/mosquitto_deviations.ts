@@ -54,7 +54,7 @@ export const MOSQUITTO_DEVIATIONS: readonly Deviation[] = [
   {
     name: "connect.keep-alive",
     version: 5,
-    id: "MQTT-3.1.2-24",
+    id: "MQTT-3.1.2-22",
     why: "as in 3.1.1: the keep-alive timeout fires about 6 s after the last packet",
   },
   {

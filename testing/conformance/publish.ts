@@ -158,7 +158,7 @@ export const PUBLISH_SCENARIOS: Scenario[] = [
   }),
   ...defineScenario({
     name: "publish.ordered",
-    ids: { 4: "MQTT-4.6.0-6", 5: "MQTT-4.6.0-6" },
+    ids: { 4: "MQTT-4.6.0-6", 5: "MQTT-4.6.0-5" },
     title: "Messages on one topic from one client are delivered in the order published",
     area: "publish",
     async run(ctx) {

@@ -51,7 +51,7 @@ export function formatTable(report: ConformanceReport): string {
   const known = report.results.filter((r) => r.outcome === "fail" && r.deviation !== undefined);
   const explained = known.length === 0 ? "" : ` (${known.length} known deviations)`;
   return [
-    `Broker conformance: ${report.url}`,
+    `${report.suite === "client" ? "Client" : "Broker"} conformance: ${report.url}`,
     line(header),
     ...rows.map(line),
     `${total} scenarios: ${passed} passed, ${failed} failed${explained}, ${skipped} skipped (${
@@ -98,9 +98,9 @@ export function escapeXml(value: string): string {
     .replace(/'/g, "&apos;");
 }
 
-function testcase(result: ScenarioResult): string {
+function testcase(result: ScenarioResult, suite: "broker" | "client" = "broker"): string {
   const name = escapeXml(`[${result.id}] ${result.title}`);
-  const classname = `broker.mqtt${result.version === 5 ? "5" : "311"}.${result.area}`;
+  const classname = `${suite}.mqtt${result.version === 5 ? "5" : "311"}.${result.area}`;
   const time = (result.durationMs / 1000).toFixed(3);
   const open = `    <testcase name="${name}" classname="${classname}" time="${time}"`;
   if (result.outcome === "pass") return `${open}/>`;
@@ -144,15 +144,17 @@ export function toJUnitXml(report: ConformanceReport): string {
     const time = (results.reduce((sum, r) => sum + r.durationMs, 0) / 1000).toFixed(3);
     suites.push(
       `  <testsuite name="${
-        escapeXml(`MQTT ${versionName(version)} broker: ${report.url}`)
+        escapeXml(`MQTT ${versionName(version)} ${report.suite ?? "broker"}: ${report.url}`)
       }" tests="${results.length}" failures="${fails}" errors="0" skipped="${skips}" time="${time}" timestamp="${report.startedAt}">`,
-      ...results.map(testcase),
+      ...results.map((result) => testcase(result, report.suite)),
       "  </testsuite>",
     );
   }
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="MQTT broker conformance" tests="${total}" failures="${failed}" errors="0" skipped="${skipped}" time="${
+    `<testsuites name="MQTT ${
+      report.suite ?? "broker"
+    } conformance" tests="${total}" failures="${failed}" errors="0" skipped="${skipped}" time="${
       (report.durationMs / 1000).toFixed(3)
     }">`,
     ...suites,

@@ -212,7 +212,7 @@ describe("conformance command line", () => {
     );
     assert.throws(
       () => parseArgs(["broker", "mqtt://h", "--deviations", "emqx"]),
-      /known lists are: mosquitto: current value is emqx/,
+      /known lists are: mosquitto, mqttjs: current value is emqx/,
     );
   });
 

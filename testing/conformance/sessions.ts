@@ -82,7 +82,7 @@ export const SESSION_SCENARIOS: Scenario[] = [
   }),
   ...defineScenario({
     name: "sessions.offline-queue",
-    ids: { 4: "MQTT-3.1.2-5", 5: "MQTT-3.1.2-25" },
+    ids: { 4: "MQTT-3.1.2-5", 5: "MQTT-3.1.2-23" },
     title: "QoS 1 and 2 messages for an offline session are kept and delivered on reconnect",
     area: "sessions",
     async run(ctx) {

@@ -139,7 +139,7 @@ export const TOPIC_ALIAS_SCENARIOS: Scenario[] = [
   }),
   ...defineScenario({
     name: "topic-alias.not-sent-unasked",
-    ids: { 5: "MQTT-3.1.2-30" },
+    ids: { 5: "MQTT-3.1.2-27" },
     title: "The broker sends no Topic Alias to a client whose Topic Alias Maximum is 0",
     area: "topic-alias",
     async run(ctx) {

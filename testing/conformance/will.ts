@@ -82,7 +82,7 @@ export const WILL_SCENARIOS: Scenario[] = [
   }),
   ...defineScenario({
     name: "will.retained",
-    ids: { 4: "MQTT-3.1.2-17", 5: "MQTT-3.1.2-17" },
+    ids: { 4: "MQTT-3.1.2-17", 5: "MQTT-3.1.2-15" },
     title: "A Will Message with Will Retain 1 is published as a retained message",
     area: "will",
     async run(ctx) {
@@ -106,7 +106,7 @@ export const WILL_SCENARIOS: Scenario[] = [
   }),
   ...defineScenario({
     name: "will.delay-reconnect",
-    ids: { 5: "MQTT-3.1.2-26" },
+    ids: { 5: "MQTT-3.1.3-9" },
     title: "A client that reconnects within the Will Delay Interval has no Will Message published",
     area: "will",
     extraMs: 3_000,
