@@ -31,7 +31,7 @@ import {
 } from "./sessions.ts";
 import { SubscriptionTree } from "./subscription_tree.ts";
 import { SysTopics } from "./sys_topics.ts";
-import { TransportPump } from "./transport_pump.ts";
+import { TransportPump, type TransportPumpOptions } from "./transport_pump.ts";
 import { type Violation, ViolationLog } from "./violations.ts";
 
 /**
@@ -127,7 +127,10 @@ export class Broker implements AsyncDisposable {
   #sessions = new Map<string, ServerSession>();
   #connections = new Set<Connection>();
   #connected = 0;
-  #pumps = new Set<Promise<void>>();
+  /** Running pumps and the promises of their runs; a pump removes itself when done. */
+  #pumps = new Map<TransportPump, Promise<void>>();
+  /** One options object for every pump: nothing allocated per connection for it. */
+  #pumpOptions: TransportPumpOptions | undefined = undefined;
   #shareCursors = new Map<string, number>();
   #counters = {
     messagesReceived: 0,
@@ -309,16 +312,18 @@ export class Broker implements AsyncDisposable {
     const connection = this.createConnection(
       transport.remoteAddress === undefined ? {} : { remoteAddress: transport.remoteAddress },
     );
-    const pump = new TransportPump(transport, connection, {
+    const pumps = this.#pumps;
+    this.#pumpOptions ??= {
       clock: this.#clock,
       maximumPacketSize: this.#options.maximumPacketSize,
       counters: this.#counters,
       ...(this.#authenticate === undefined ? {} : { authenticate: this.#authenticate }),
       ...(this.#authorize === undefined ? {} : { authorize: this.#authorize }),
-    });
+      onEnd: (pump) => pumps.delete(pump),
+    };
+    const pump = new TransportPump(transport, connection, this.#pumpOptions);
     const running = pump.run();
-    this.#pumps.add(running);
-    void running.finally(() => this.#pumps.delete(running));
+    if (!pump.ended) pumps.set(pump, running);
     return running;
   }
 
@@ -380,7 +385,7 @@ export class Broker implements AsyncDisposable {
       this.#sys?.stop();
       this.#scheduler.close();
     }
-    while (this.#pumps.size > 0) await Promise.all([...this.#pumps]);
+    while (this.#pumps.size > 0) await Promise.all([...this.#pumps.values()]);
   }
 
   /** Same as {@link close}. */

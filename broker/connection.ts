@@ -397,12 +397,13 @@ export class Connection implements SessionConnection {
       }
       if (v === 4 && !packet.clean) {
         this.#violation(now, {
-          statement: "MQTT-3.1.3-7",
+          // The server's rule (MQTT-3.1.3-8); MQTT-3.1.3-7 is the client's side of it.
+          statement: "MQTT-3.1.3-8",
           reasonCode: ReasonCode.ClientIdentifierNotValid,
           message: "An empty Client Identifier requires CleanSession set to 1",
           packetType: "connect",
         });
-        this.#refuse(v, 0x02, now); // MQTT-3.1.3-8
+        this.#refuse(v, 0x02, now);
         return;
       }
       clientId = ctx.assignClientId();
@@ -780,7 +781,7 @@ export class Connection implements SessionConnection {
   /** Sends a refusing CONNACK (in the format of `version`) and closes. */
   #refuse(version: ProtocolVersion, code: number, now: number): void {
     this.#version = version;
-    this.#send({ type: "connack", sessionPresent: false, reasonCode: code }); // MQTT-3.2.2-6
+    this.#send({ type: "connack", sessionPresent: false, reasonCode: code }); // MQTT-3.2.2-6 (3.2.2-4 in 3.1.1)
     this.#close(now, "discard");
   }
 
@@ -818,6 +819,7 @@ export class Connection implements SessionConnection {
         if (topic === "") {
           const known = this.#inboundAliases.get(alias);
           if (known === undefined) {
+            // MQTT 5.0 section 3.3.4 makes this a Protocol Error without numbering the rule.
             return this.#protocolViolation(
               now,
               undefined,
@@ -1162,7 +1164,7 @@ export class Connection implements SessionConnection {
       );
       return;
     }
-    this.#close(now, "discard"); // MQTT-3.14.4-2 (3.1.1)
+    this.#close(now, "discard"); // the will is discarded too (MQTT-3.14.4-3 in 3.1.1)
   }
 
   // -------------------------------------------------------------------------------------
@@ -1403,7 +1405,7 @@ export class Connection implements SessionConnection {
         topic: will.topic,
         payload: will.payload,
         qos: will.qos,
-        retain: will.retain, // MQTT-3.1.2-16, MQTT-3.1.2-17
+        retain: will.retain, // MQTT-3.1.2-14, -15 (MQTT-3.1.2-16, -17 in 3.1.1)
         dup: false,
         ...(will.properties === undefined
           ? {}

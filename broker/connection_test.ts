@@ -85,7 +85,7 @@ describe("CONNECT", () => {
     const [client, connack] = HandClient.connect(broker, { clientId: "", clean: false });
     assert.equal(connack.reasonCode, 0x02);
     assert.equal(client.connection.closed, true);
-    assert.equal(broker.violations[0]?.statement, "MQTT-3.1.3-7");
+    assert.equal(broker.violations[0]?.statement, "MQTT-3.1.3-8");
   });
 
   test("[MQTT-3.1.3-6] an empty client id with CleanSession 1 is given a unique id in 3.1.1", async () => {

@@ -165,3 +165,21 @@ test("the program starts, serves, and shuts down cleanly on SIGINT", async () =>
     await exited;
   }
 });
+
+test("--max-queued sets the per-session queue limit; a bad value is named", async () => {
+  assert.equal(parseBrokerArgs([]).maxQueued, undefined);
+  const lines: string[] = [];
+  const running = await runBroker(["--port", "0", "--max-queued", "5"], (line) => lines.push(line));
+  assert.ok(running !== undefined);
+  try {
+    assert.equal(running.broker.options.maxQueuedMessages, 5);
+    assert.match(lines[0]!, /listening on mqtt:\/\/127\.0\.0\.1:\d+/);
+  } finally {
+    await running.close();
+  }
+  assert.throws(() => parseBrokerArgs(["--max-queued", "-1"]), {
+    name: "RangeError",
+    message:
+      "Cannot start the broker as '--max-queued' must be an integer from 0 to 2147483647: current value is -1",
+  });
+});

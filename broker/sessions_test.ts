@@ -308,7 +308,7 @@ describe("last will", () => {
     assert.deepEqual(watch.publishes().map((p) => text(p.payload)), ["asked"]);
   });
 
-  test("[MQTT-3.1.2-17] a will with Will Retain 1 is published retained; its properties go along", async () => {
+  test("[MQTT-3.1.2-15] a will with Will Retain 1 is published retained; its properties go along", async () => {
     const { broker, clock } = setup();
     await using _ = broker;
     const [client] = HandClient.connect(broker, {

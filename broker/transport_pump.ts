@@ -12,8 +12,9 @@ import { ProtocolError } from "../lib/errors.ts";
 import { decodeFrame, frameLength } from "../lib/packet/decode.ts";
 import { encodePacket } from "../lib/packet/encode.ts";
 import { ReasonCode } from "../lib/packet/reason_codes.ts";
-import type { Packet } from "../lib/packet/types.ts";
+import type { Packet, Properties, ProtocolVersion } from "../lib/packet/types.ts";
 import type { Transport } from "../lib/transport/types.ts";
+import { type DirectTransport, isDirectTransport } from "./direct_transport.ts";
 import type { Connection, ConnectionSink, ConnectVerdict, PacketVerdict } from "./connection.ts";
 import type { Authenticate, Authorize } from "./options.ts";
 import type { Clock } from "./scheduler.ts";
@@ -35,6 +36,8 @@ export interface TransportPumpOptions {
   authenticate?: Authenticate;
   authorize?: Authorize;
   counters: ByteCounters;
+  /** Called once when {@link TransportPump.run} is about to resolve. */
+  onEnd?: (pump: TransportPump) => void;
 }
 
 /**
@@ -81,8 +84,12 @@ export class TransportPump implements ConnectionSink {
   #transport: Transport;
   #connection: Connection;
   #options: TransportPumpOptions;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #pending: Uint8Array[] = [];
+  /** The stream-free path of the broker's own listeners, else undefined. */
+  #direct: DirectTransport | undefined;
+  /** The writer of a plain transport's stream (undefined with #direct). */
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** Encoded packets waiting for the next write; undefined when none (idle: no array). */
+  #pending: Uint8Array[] | undefined = undefined;
   #pendingBytes = 0;
   #writingBytes = 0;
   #writing = false;
@@ -90,14 +97,21 @@ export class TransportPump implements ConnectionSink {
   #writeFailed = false;
   #idle: PromiseWithResolvers<void> | undefined = undefined;
   #closing: Promise<void> | undefined = undefined;
+  #ended = false;
+  /** The start of a packet whose end has not arrived yet. */
+  #carry: Uint8Array | undefined = undefined;
 
   constructor(transport: Transport, connection: Connection, options: TransportPumpOptions) {
     this.#transport = transport;
     this.#connection = connection;
     this.#options = options;
-    this.#writer = transport.writable.getWriter();
-    // A write error shows up in #write; keep the writer's own promise from going unhandled.
-    this.#writer.closed.catch(() => {});
+    if (isDirectTransport(transport)) {
+      this.#direct = transport;
+    } else {
+      this.#writer = transport.writable.getWriter();
+      // A write error shows up in #write; keep the writer's own promise from going unhandled.
+      this.#writer.closed.catch(() => {});
+    }
     connection.setSink(this);
   }
 
@@ -120,7 +134,7 @@ export class TransportPump implements ConnectionSink {
     const packets = connection.takeOutput();
     if (packets.length > 0 && !this.#writeFailed) {
       const version = connection.protocolVersion;
-      for (const packet of packets) this.#enqueue(encodePacket(packet, version));
+      for (const packet of packets) this.#enqueue(encodeOutgoing(packet, version));
       if (!this.#writing) void this.#write();
     }
     connection.backlogBytes = this.#pendingBytes + this.#writingBytes;
@@ -130,69 +144,119 @@ export class TransportPump implements ConnectionSink {
   /** Runs until the transport and the connection are both closed. Never rejects. */
   async run(): Promise<void> {
     const connection = this.#connection;
-    const { clock, maximumPacketSize, counters } = this.#options;
     const hooks = this.#options.authenticate !== undefined || this.#options.authorize !== undefined;
-    const reader = this.#transport.readable.getReader();
-    let carry: Uint8Array | undefined;
+    const direct = this.#direct;
+    const reader = direct === undefined ? this.#transport.readable.getReader() : undefined;
+    // Few locals live across the awaits: an idle connection's suspended run stays small.
     try {
       while (!connection.closed) {
-        const { value, done } = await reader.read();
-        if (done) break;
+        let value: Uint8Array | undefined;
+        if (direct !== undefined) {
+          value = await direct.readChunk();
+          if (value === undefined) break;
+        } else {
+          const result = await reader!.read();
+          if (result.done) break;
+          value = result.value;
+        }
         if (value === undefined || value.length === 0) continue;
-        counters.bytesReceived += value.length;
-        let bytes = value;
-        if (carry !== undefined) {
-          bytes = new Uint8Array(carry.length + value.length);
-          bytes.set(carry);
-          bytes.set(value, carry.length);
-          carry = undefined;
-        }
-        let offset = 0;
-        while (offset < bytes.length && !connection.closed) {
-          const version = connection.protocolVersion;
-          let packet: Packet;
-          try {
-            const length = frameLength(bytes, offset, bytes.length, version, maximumPacketSize);
-            if (length < 0 || offset + length > bytes.length) break;
-            packet = decodeFrame(bytes, offset, length, version);
-            offset += length;
-          } catch (error) {
-            if (!(error instanceof ProtocolError)) throw error;
-            connection.malformed(error, clock.now(), bytes.subarray(offset));
-            break;
-          }
-          let verdict: PacketVerdict = undefined;
-          if (hooks) {
-            const pending = this.#verdict(packet);
-            verdict = isPromise(pending) ? await pending : pending;
-          }
-          connection.receive(packet, clock.now(), verdict);
-        }
-        if (!connection.closed && offset < bytes.length) carry = bytes.subarray(offset);
+        if (hooks) await this.#consumeWithHooks(value);
+        else this.#consume(value);
         this.flush();
       }
     } catch {
       // The transport failed (reset, TLS error): an abnormal close, handled below.
     } finally {
-      reader.releaseLock();
+      reader?.releaseLock();
     }
-    connection.transportClosed(clock.now());
+    connection.transportClosed(this.#options.clock.now());
     this.flush();
     await this.#closing;
+    this.#ended = true;
+    this.#options.onEnd?.(this);
+  }
+
+  /** Counts `value` and prepends the partial packet carried from the last read. */
+  #take(value: Uint8Array): Uint8Array {
+    this.#options.counters.bytesReceived += value.length;
+    const carry = this.#carry;
+    if (carry === undefined) return value;
+    this.#carry = undefined;
+    const bytes = new Uint8Array(carry.length + value.length);
+    bytes.set(carry);
+    bytes.set(value, carry.length);
+    return bytes;
+  }
+
+  /** Handles every whole packet in `value`, synchronously (no hooks to ask). */
+  #consume(value: Uint8Array): void {
+    const connection = this.#connection;
+    const { clock, maximumPacketSize } = this.#options;
+    const bytes = this.#take(value);
+    // One time for the whole read: its packets arrived together.
+    const now = clock.now();
+    let offset = 0;
+    while (offset < bytes.length && !connection.closed) {
+      const version = connection.protocolVersion;
+      let packet: Packet;
+      try {
+        const length = frameLength(bytes, offset, bytes.length, version, maximumPacketSize);
+        if (length < 0 || offset + length > bytes.length) break;
+        packet = decodeFrame(bytes, offset, length, version);
+        offset += length;
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        connection.malformed(error, now, bytes.subarray(offset));
+        break;
+      }
+      connection.receive(packet, now);
+    }
+    if (!connection.closed && offset < bytes.length) this.#carry = bytes.subarray(offset);
+  }
+
+  /** Like {@link #consume}, asking the authentication and authorization hooks first. */
+  async #consumeWithHooks(value: Uint8Array): Promise<void> {
+    const connection = this.#connection;
+    const { clock, maximumPacketSize } = this.#options;
+    const bytes = this.#take(value);
+    let offset = 0;
+    while (offset < bytes.length && !connection.closed) {
+      const version = connection.protocolVersion;
+      let packet: Packet;
+      try {
+        const length = frameLength(bytes, offset, bytes.length, version, maximumPacketSize);
+        if (length < 0 || offset + length > bytes.length) break;
+        packet = decodeFrame(bytes, offset, length, version);
+        offset += length;
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        connection.malformed(error, clock.now(), bytes.subarray(offset));
+        break;
+      }
+      const pending = this.#verdict(packet);
+      const verdict = isPromise(pending) ? await pending : pending;
+      connection.receive(packet, clock.now(), verdict);
+    }
+    if (!connection.closed && offset < bytes.length) this.#carry = bytes.subarray(offset);
+  }
+
+  /** True once {@link run} has finished (or is about to resolve). */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   #enqueue(bytes: Uint8Array): void {
-    this.#pending.push(bytes);
+    (this.#pending ??= []).push(bytes);
     this.#pendingBytes += bytes.length;
   }
 
   async #write(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#pending.length > 0) {
+      while (this.#pending !== undefined) {
         const chunks = this.#pending;
         const size = this.#pendingBytes;
-        this.#pending = [];
+        this.#pending = undefined;
         this.#pendingBytes = 0;
         let chunk: Uint8Array;
         if (chunks.length === 1) chunk = chunks[0]!;
@@ -206,12 +270,18 @@ export class TransportPump implements ConnectionSink {
         }
         this.#writingBytes = size;
         this.#connection.backlogBytes = this.#pendingBytes + size;
-        await this.#writer.write(chunk);
+        if (this.#direct !== undefined) {
+          // Usually taken at once: no promise, no await.
+          const pending = this.#direct.writeChunk(chunk);
+          if (pending !== undefined) await pending;
+        } else {
+          await this.#writer!.write(chunk);
+        }
         this.#options.counters.bytesSent += size;
       }
     } catch {
       this.#writeFailed = true;
-      this.#pending = [];
+      this.#pending = undefined;
       this.#pendingBytes = 0;
       this.#connection.transportClosed(this.#options.clock.now());
     } finally {
@@ -228,7 +298,7 @@ export class TransportPump implements ConnectionSink {
   #close(): void {
     if (this.#closing !== undefined) return;
     this.#closing = (async () => {
-      if (this.#writing || this.#pending.length > 0) {
+      if (this.#writing || this.#pending !== undefined) {
         const idle = this.#idle ??= Promise.withResolvers<void>();
         let timer: ReturnType<typeof setTimeout> | undefined;
         const grace = new Promise<void>((resolve) => {
@@ -289,6 +359,50 @@ export class TransportPump implements ConnectionSink {
     }
     return undefined;
   }
+}
+
+/**
+ * QoS 0 PUBLISH packets already encoded, by payload: a message routed to many clients
+ * is encoded once per variant (protocol level, retain flag, topic, properties) and
+ * every subscriber's write shares the same bytes. Held weakly: when the broker lets go
+ * of a message (its payload), its bytes go too.
+ */
+const encodedPublishes = new WeakMap<Uint8Array, EncodedPublish>();
+
+interface EncodedPublish {
+  readonly version: ProtocolVersion;
+  readonly retain: boolean;
+  readonly topic: string;
+  readonly properties: Properties | undefined;
+  readonly bytes: Uint8Array;
+  /** Another variant of the same payload. */
+  readonly next: EncodedPublish | undefined;
+}
+
+/** Most variants of one payload kept. */
+const MAX_VARIANTS = 4;
+
+/** `encodePacket`, sharing the bytes of QoS 0 PUBLISH packets of the same message. */
+function encodeOutgoing(packet: Packet, version: ProtocolVersion): Uint8Array {
+  if (packet.type !== "publish" || packet.qos !== 0 || packet.dup) {
+    return encodePacket(packet, version);
+  }
+  const { payload, retain, topic, properties } = packet;
+  const first = encodedPublishes.get(payload);
+  let count = 0;
+  for (let v = first; v !== undefined; v = v.next, count++) {
+    if (
+      v.version === version && v.retain === retain && v.topic === topic &&
+      v.properties === properties
+    ) {
+      return v.bytes;
+    }
+  }
+  const bytes = encodePacket(packet, version);
+  if (count < MAX_VARIANTS) {
+    encodedPublishes.set(payload, { version, retain, topic, properties, bytes, next: first });
+  }
+  return bytes;
 }
 
 /** Calls a hook; a throw or rejection becomes `onError`. */
