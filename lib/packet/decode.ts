@@ -146,8 +146,10 @@ export function decodePacket(bytes: Uint8Array, options: DecodeOptions): DecodeR
  * itself is not complete yet. The length may exceed what is available.
  *
  * Raises ProtocolError for a reserved packet type, AUTH before MQTT 5, wrong flag bits
- * [MQTT-2.1.3-1], QoS 3 [MQTT-3.3.1-4], DUP on QoS 0 [MQTT-3.3.1-2], a Remaining Length
- * over four bytes, and 0x95 Packet Too Large when the length exceeds `maxPacketSize`.
+ * (MQTT-2.1.3-1 in 5.0; in 3.1.1 MQTT-3.6.1-1, MQTT-3.8.1-1, MQTT-3.10.1-1 or
+ * MQTT-3.14.1-1 for PUBREL, SUBSCRIBE, UNSUBSCRIBE or DISCONNECT, else MQTT-2.2.2-1),
+ * QoS 3 [MQTT-3.3.1-4], DUP on QoS 0 [MQTT-3.3.1-2], a Remaining Length over four
+ * bytes, and 0x95 Packet Too Large when the length exceeds `maxPacketSize`.
  *
  * @example Measure a packet from its first bytes
  * ```ts
@@ -176,12 +178,18 @@ export function frameLength(
   } else if (type === 6 || type === 8 || type === 10) {
     // MQTT 3.1 sent these at QoS 1 and could set DUP on a retry.
     if (flags !== 0x02 && !(protocolVersion === 3 && flags === 0x0a)) {
-      malformed(`${PACKET_NAMES[type]} fixed header flags must be 0010`, "MQTT-2.1.3-1");
+      malformed(
+        `${PACKET_NAMES[type]} fixed header flags must be 0010`,
+        flagsStatement(type, protocolVersion),
+      );
     }
   } else if (type === 0) {
     malformed("Packet type 0 is reserved");
   } else if (flags !== 0) {
-    malformed(`${PACKET_NAMES[type]} fixed header flags must be 0000`, "MQTT-2.1.3-1");
+    malformed(
+      `${PACKET_NAMES[type]} fixed header flags must be 0000`,
+      flagsStatement(type, protocolVersion),
+    );
   } else if (type === 15 && protocolVersion !== 5) {
     malformed(`AUTH (packet type 15) is reserved before MQTT 5`);
   }
@@ -237,43 +245,92 @@ export function decodeFrame(
   let pos = offset + 1;
   while (b[pos++]! >= 0x80);
   const end = offset + length;
-  switch (first >> 4) {
-    case 3:
-      return decodePublish(b, first, pos, end, protocolVersion);
-    case 4:
-      return decodeAck(b, "puback", pos, end, protocolVersion);
-    case 5:
-      return decodeAck(b, "pubrec", pos, end, protocolVersion);
-    case 6:
-      return decodeAck(b, "pubrel", pos, end, protocolVersion);
-    case 7:
-      return decodeAck(b, "pubcomp", pos, end, protocolVersion);
-    case 1:
-      return decodeConnect(b, pos, end);
-    case 2:
-      return decodeConnack(b, pos, end, protocolVersion);
-    case 8:
-      return decodeSubscribe(b, pos, end, protocolVersion);
-    case 9:
-      return decodeSuback(b, pos, end, protocolVersion);
-    case 10:
-      return decodeUnsubscribe(b, pos, end, protocolVersion);
-    case 11:
-      return decodeUnsuback(b, pos, end, protocolVersion);
-    case 12:
-      if (pos !== end) malformed("PINGREQ must have a Remaining Length of 0");
-      return { type: "pingreq" };
-    case 13:
-      if (pos !== end) malformed("PINGRESP must have a Remaining Length of 0");
-      return { type: "pingresp" };
-    case 14:
-      return decodeDisconnect(b, pos, end, protocolVersion);
-    case 15:
-      if (protocolVersion !== 5) malformed("AUTH (packet type 15) is reserved before MQTT 5");
-      return decodeAuth(b, pos, end);
-    default:
-      return malformed("Packet type 0 is reserved");
+  try {
+    switch (first >> 4) {
+      case 3:
+        return decodePublish(b, first, pos, end, protocolVersion);
+      case 4:
+        return decodeAck(b, "puback", pos, end, protocolVersion);
+      case 5:
+        return decodeAck(b, "pubrec", pos, end, protocolVersion);
+      case 6:
+        return decodeAck(b, "pubrel", pos, end, protocolVersion);
+      case 7:
+        return decodeAck(b, "pubcomp", pos, end, protocolVersion);
+      case 1:
+        return decodeConnect(b, pos, end);
+      case 2:
+        return decodeConnack(b, pos, end, protocolVersion);
+      case 8:
+        return decodeSubscribe(b, pos, end, protocolVersion);
+      case 9:
+        return decodeSuback(b, pos, end, protocolVersion);
+      case 10:
+        return decodeUnsubscribe(b, pos, end, protocolVersion);
+      case 11:
+        return decodeUnsuback(b, pos, end, protocolVersion);
+      case 12:
+        if (pos !== end) malformed("PINGREQ must have a Remaining Length of 0");
+        return { type: "pingreq" };
+      case 13:
+        if (pos !== end) malformed("PINGRESP must have a Remaining Length of 0");
+        return { type: "pingresp" };
+      case 14:
+        return decodeDisconnect(b, pos, end, protocolVersion);
+      case 15:
+        if (protocolVersion !== 5) malformed("AUTH (packet type 15) is reserved before MQTT 5");
+        return decodeAuth(b, pos, end);
+      default:
+        return malformed("Packet type 0 is reserved");
+    }
+  } catch (error) {
+    // The shared string readers name MQTT 5.0 statements; 3.1.1 numbers them differently.
+    if (error instanceof ProtocolError && error.statement !== undefined) {
+      const version = (first >> 4) === 1 ? connectLevel(b, pos, end) : protocolVersion;
+      if (version !== 5) throw renumbered(error, V311_STATEMENTS[error.statement]);
+    }
+    throw error;
   }
+}
+
+/** MQTT 3.1.1 ids of the rules that MQTT 5.0 numbers differently (UTF-8 strings). */
+const V311_STATEMENTS: Readonly<Record<string, string>> = {
+  "MQTT-1.5.4-1": "MQTT-1.5.3-1",
+  "MQTT-1.5.4-2": "MQTT-1.5.3-2",
+};
+
+/** The statement broken by wrong fixed header flags, numbered as `version` numbers it. */
+function flagsStatement(type: number, version: ProtocolVersion): string {
+  if (version === 5) return "MQTT-2.1.3-1";
+  switch (type) {
+    case 6:
+      return "MQTT-3.6.1-1";
+    case 8:
+      return "MQTT-3.8.1-1";
+    case 10:
+      return "MQTT-3.10.1-1";
+    case 14:
+      return "MQTT-3.14.1-1";
+    default:
+      return "MQTT-2.2.2-1";
+  }
+}
+
+/** The protocol level a CONNECT body at `pos` declares, or 4 when it is cut short. */
+function connectLevel(b: Uint8Array, pos: number, end: number): number {
+  if (pos + 2 > end) return 4;
+  const at = pos + 2 + ((b[pos]! << 8) | b[pos + 1]!);
+  return at < end ? b[at]! : 4;
+}
+
+/** `error` with `statement` in place of its own, or `error` itself when none is given. */
+function renumbered(error: ProtocolError, statement: string | undefined): ProtocolError {
+  if (statement === undefined) return error;
+  const tagged = error.message.slice(0, -` [${error.statement}]`.length);
+  return new ProtocolError(tagged.slice(0, tagged.lastIndexOf(" (")), {
+    reasonCode: error.reasonCode,
+    statement,
+  });
 }
 
 function trailing(name: string, pos: number, end: number): void {

@@ -178,21 +178,21 @@ suite("fixed header reserved flags", [
     bytes: pkt(0x11, connectBody("MQTT", 4, 0x02, null, str("c"))),
     version: 4,
     reasonCode: MALFORMED,
-    statement: "MQTT-2.1.3-1",
+    statement: "MQTT-2.2.2-1",
   },
   {
     name: "CONNACK with flags 0001 is malformed",
     bytes: pkt(0x21, [0x00, 0x00]),
     version: 4,
     reasonCode: MALFORMED,
-    statement: "MQTT-2.1.3-1",
+    statement: "MQTT-2.2.2-1",
   },
   {
     name: "PUBACK with flags 0010 is malformed",
     bytes: ack(0x42),
     version: 4,
     reasonCode: MALFORMED,
-    statement: "MQTT-2.1.3-1",
+    statement: "MQTT-2.2.2-1",
   },
   {
     name: "PUBREC with flags 1000 is malformed",
@@ -206,56 +206,56 @@ suite("fixed header reserved flags", [
     bytes: ack(0x60),
     version: 4,
     reasonCode: MALFORMED,
-    statement: ["MQTT-2.1.3-1", "MQTT-3.6.1-1"],
+    statement: "MQTT-3.6.1-1",
   },
   {
     name: "PUBREL with flags 0011 is malformed",
     bytes: ack(0x63),
     version: 5,
     reasonCode: MALFORMED,
-    statement: ["MQTT-2.1.3-1", "MQTT-3.6.1-1"],
+    statement: "MQTT-2.1.3-1",
   },
   {
     name: "PUBCOMP with flags 0100 is malformed",
     bytes: ack(0x74),
     version: 4,
     reasonCode: MALFORMED,
-    statement: "MQTT-2.1.3-1",
+    statement: "MQTT-2.2.2-1",
   },
   {
     name: "SUBSCRIBE with flags 0000 (must be 0010) is malformed",
     bytes: pkt(0x80, u16(1), str("a"), [0x00]),
     version: 4,
     reasonCode: MALFORMED,
-    statement: ["MQTT-2.1.3-1", "MQTT-3.8.1-1"],
+    statement: "MQTT-3.8.1-1",
   },
   {
     name: "SUBACK with flags 0010 is malformed",
     bytes: pkt(0x92, u16(1), [0x00]),
     version: 4,
     reasonCode: MALFORMED,
-    statement: "MQTT-2.1.3-1",
+    statement: "MQTT-2.2.2-1",
   },
   {
     name: "UNSUBSCRIBE with flags 1010 is malformed",
     bytes: pkt(0xaa, u16(1), props(), str("a")),
     version: 5,
     reasonCode: MALFORMED,
-    statement: ["MQTT-2.1.3-1", "MQTT-3.10.1-1"],
+    statement: "MQTT-2.1.3-1",
   },
   {
     name: "UNSUBACK with flags 0100 is malformed",
     bytes: ack(0xb4),
     version: 4,
     reasonCode: MALFORMED,
-    statement: "MQTT-2.1.3-1",
+    statement: "MQTT-2.2.2-1",
   },
   {
     name: "PINGREQ with flags 0001 is malformed",
     bytes: pkt(0xc1),
     version: 4,
     reasonCode: MALFORMED,
-    statement: "MQTT-2.1.3-1",
+    statement: "MQTT-2.2.2-1",
   },
   {
     name: "PINGRESP with flags 1000 is malformed",
@@ -269,7 +269,7 @@ suite("fixed header reserved flags", [
     bytes: pkt(0xe2),
     version: 4,
     reasonCode: MALFORMED,
-    statement: "MQTT-2.1.3-1",
+    statement: "MQTT-3.14.1-1",
   },
   {
     name: "AUTH with flags 0001 is malformed",
@@ -277,6 +277,30 @@ suite("fixed header reserved flags", [
     version: 5,
     reasonCode: MALFORMED,
     statement: "MQTT-2.1.3-1",
+  },
+]);
+
+suite("fixed header reserved flags: ids per protocol version", [
+  {
+    name: "UNSUBSCRIBE with flags 0000 is malformed (v3.1.1 numbers it for UNSUBSCRIBE)",
+    bytes: pkt(0xa0, u16(1), str("a")),
+    version: 4,
+    reasonCode: MALFORMED,
+    statement: "MQTT-3.10.1-1",
+  },
+  {
+    name: "SUBSCRIBE with flags 0011 is malformed (v5 uses the general rule)",
+    bytes: pkt(0x83, u16(1), props(), str("a"), [0x00]),
+    version: 5,
+    reasonCode: MALFORMED,
+    statement: "MQTT-2.1.3-1",
+  },
+  {
+    name: "PUBREL with flags 0000 in MQTT 3.1 is malformed (numbered as in 3.1.1)",
+    bytes: ack(0x60),
+    version: 3,
+    reasonCode: MALFORMED,
+    statement: "MQTT-3.6.1-1",
   },
 ]);
 
@@ -487,7 +511,7 @@ suite(
     bytes: pkt(0x30, rawStr(bytes), [0x78]),
     version: 4,
     reasonCode: MALFORMED,
-    statement: ["MQTT-1.5.4-1", "MQTT-1.5.3-1"],
+    statement: "MQTT-1.5.3-1",
   })),
 );
 
@@ -511,7 +535,7 @@ suite("ill-formed UTF-8 elsewhere", [
     bytes: pkt(0xa2, u16(1), rawStr([0x61, 0xf0, 0x90, 0x80])),
     version: 4,
     reasonCode: MALFORMED,
-    statement: ["MQTT-1.5.4-1", "MQTT-1.5.3-1"],
+    statement: "MQTT-1.5.3-1",
   },
   {
     name: "an ill-formed user name is malformed",
@@ -550,13 +574,37 @@ suite("ill-formed UTF-8 elsewhere", [
   },
 ]);
 
+suite("UTF-8 in a CONNECT: ids follow the CONNECT's own protocol level", [
+  {
+    name: "an ill-formed 3.1.1 client identifier is malformed",
+    bytes: connect4(0x02, rawStr([0x63, 0xc3])),
+    version: 4,
+    reasonCode: MALFORMED,
+    statement: "MQTT-1.5.3-1",
+  },
+  {
+    name: "U+0000 in a 3.1.1 user name is malformed",
+    bytes: connect4(0x82, str("c"), str("u\u0000")),
+    version: 4,
+    reasonCode: MALFORMED,
+    statement: "MQTT-1.5.3-2",
+  },
+  {
+    name: "an ill-formed MQTT 5 client identifier read before any CONNECT (level 4) is malformed",
+    bytes: connect5(0x02, props(), rawStr([0x63, 0xed, 0xb0, 0x80])),
+    version: 4,
+    reasonCode: MALFORMED,
+    statement: "MQTT-1.5.4-1",
+  },
+]);
+
 suite("U+0000 in strings", [
   {
     name: "U+0000 in a PUBLISH topic is malformed",
     bytes: pkt(0x30, str("a\u0000b"), [0x78]),
     version: 4,
     reasonCode: MALFORMED,
-    statement: ["MQTT-1.5.4-2", "MQTT-1.5.3-2"],
+    statement: "MQTT-1.5.3-2",
   },
   {
     name: "U+0000 in the client identifier is malformed",
@@ -584,7 +632,7 @@ suite("U+0000 in strings", [
     bytes: pkt(0x82, u16(1), str("a/\u0000"), [0x01]),
     version: 4,
     reasonCode: MALFORMED,
-    statement: ["MQTT-1.5.4-2", "MQTT-1.5.3-2"],
+    statement: "MQTT-1.5.3-2",
   },
 ]);
 
@@ -637,7 +685,7 @@ suite("SUBSCRIBE and UNSUBSCRIBE payloads", [
     bytes: pkt(0x82, u16(1)),
     version: 4,
     reasonCode: PROTOCOL_ERROR,
-    statement: ["MQTT-3.8.3-3", "MQTT-3.8.3-2"],
+    statement: "MQTT-3.8.3-3",
   },
   {
     name: "UNSUBSCRIBE without a topic filter is a protocol error",
