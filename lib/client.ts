@@ -458,6 +458,12 @@ class Connection {
   #closed = false;
   #beforeWrite: (() => Promise<void>) | undefined;
   #onError: (error: unknown) => void;
+  /** Packets written that wait for the server's answer: QoS 1/2 PUBLISH, PUBREC, PUBREL. */
+  #awaiting = 0;
+  /** How many of the queued packets will wait for an answer once written. */
+  #queuedAwaiting = 0;
+  #outboxBytes = 0;
+  #deferTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     url: URL,
@@ -475,11 +481,47 @@ class Connection {
     this.ready.promise.catch(() => {});
   }
 
-  /** Queues bytes; they leave with the others of this turn. Ignored once ending. */
-  write(bytes: Uint8Array): void {
+  /**
+   * Queues bytes; they leave with the others of this turn, or, while many packets wait
+   * for the server's answer, with the next answer (see {@link DEFER_AWAITING}). Ignored
+   * once ending. `awaitsAnswer`: the packet is a QoS 1/2 PUBLISH, a PUBREC or a PUBREL.
+   */
+  write(bytes: Uint8Array, awaitsAnswer = false): void {
     if (this.#ending || this.#closed) return;
     this.#outbox.push(bytes);
-    this.#pumping ??= Promise.resolve().then(() => this.#pump());
+    this.#outboxBytes += bytes.length;
+    if (awaitsAnswer) this.#queuedAwaiting++;
+    this.#schedule(false);
+  }
+
+  /** The server answered a packet that waited for it (PUBACK, PUBREC, PUBREL, PUBCOMP). */
+  answered(): void {
+    if (this.#awaiting > 0) this.#awaiting--;
+    if (this.#deferTimer !== undefined && !this.#deferring()) {
+      clearTimeout(this.#deferTimer);
+      this.#deferTimer = undefined;
+      this.#schedule(false);
+    }
+  }
+
+  /** Whether queued packets wait for the next answer rather than leave this turn. */
+  #deferring(): boolean {
+    return this.#awaiting >= DEFER_AWAITING && this.#outboxBytes < DEFER_MAX_BYTES &&
+      !this.#ending;
+  }
+
+  #schedule(force: boolean): void {
+    if (this.#pumping !== undefined || this.#outbox.length === 0 || this.#closed) return;
+    if (!force && this.#deferring()) {
+      // Answers are on their way and will flush the queue; the timer only covers a
+      // server that stops answering.
+      this.#deferTimer ??= setTimeout(() => {
+        this.#deferTimer = undefined;
+        this.#schedule(true);
+      }, DEFER_MAX_MS);
+      return;
+    }
+    this.#pumping = Promise.resolve().then(() => this.#pump(force));
   }
 
   /** Resolves once everything queued so far reached the transport. */
@@ -498,6 +540,9 @@ class Connection {
   /** Takes no more packets, waits (up to `timeout` ms) for the queued ones, then closes. */
   async flushAndClose(timeout: number): Promise<void> {
     this.#ending = true;
+    clearTimeout(this.#deferTimer);
+    this.#deferTimer = undefined;
+    this.#schedule(true);
     if (this.#outbox.length > 0 || this.#pumping !== undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
@@ -515,6 +560,8 @@ class Connection {
     this.#closed = true;
     this.#ending = true;
     this.#outbox = [];
+    clearTimeout(this.#deferTimer);
+    this.#deferTimer = undefined;
     const waiters = this.#waiters;
     this.#waiters = [];
     const error = new ConnectionClosedError("The connection closed before the packet was written");
@@ -522,13 +569,17 @@ class Connection {
     this.transport.close().catch(() => {});
   }
 
-  async #pump(): Promise<void> {
+  async #pump(force: boolean): Promise<void> {
     try {
-      while (this.#outbox.length > 0 && !this.#closed) {
+      while (this.#outbox.length > 0 && !this.#closed && (force || !this.#deferring())) {
+        force = false;
         const chunks = this.#outbox;
         const waiters = this.#waiters;
         this.#outbox = [];
         this.#waiters = [];
+        this.#awaiting += this.#queuedAwaiting;
+        this.#queuedAwaiting = 0;
+        this.#outboxBytes = 0;
         // Persist the state these packets follow from before they leave (later packets,
         // queued while saving, wait for the next round and its own save).
         if (this.#beforeWrite) await this.#beforeWrite();
@@ -550,10 +601,27 @@ class Connection {
         const waiters = this.#waiters;
         this.#waiters = [];
         for (const waiter of waiters) waiter.resolve();
+      } else {
+        this.#schedule(false);
       }
     }
   }
 }
+
+/**
+ * While this many QoS 1/2 PUBLISH, PUBREC and PUBREL packets wait for the server's answer,
+ * new packets wait for the next answer (PUBACK, PUBREC, PUBREL, PUBCOMP) instead of leaving
+ * at once:
+ * a pipelining publisher then writes tens of packets per system call instead of a few,
+ * and the server answers in bigger batches too. It costs no latency worth the name, as
+ * that many packets are queued at the server ahead of the new ones anyway, and none when
+ * fewer wait (a request / response exchange never waits).
+ */
+const DEFER_AWAITING = 32;
+/** Queued bytes that leave at once even while answers are awaited. */
+const DEFER_MAX_BYTES = 64 * 1024;
+/** How long queued packets wait for an answer at most, in ms. */
+const DEFER_MAX_MS = 2;
 
 /** Resolves once `buffer` is drained or after one timer tick, whichever comes first. */
 function drainedOrTick(buffer: MessageBuffer): Promise<void> {
@@ -1483,13 +1551,17 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       };
     }
     const hold = release === undefined ? undefined : () => {};
+    // A QoS 0 message that fills a buffer (not one that finds it full: its reader may
+    // never read) lets the read loop pause for the reader.
     if (targets.length === 0) {
+      const full = this.#messages.full;
       this.#messages.push(message, manual ? hold : release);
-      if (token === undefined && this.#messages.full) this.#congested = this.#messages;
+      if (token === undefined && !full && this.#messages.full) this.#congested = this.#messages;
     } else {
       for (const route of targets) {
+        const full = route.buffer.full;
         route.buffer.push(message, route.manual ? hold : release);
-        if (token === undefined && route.buffer.full) this.#congested = route.buffer;
+        if (token === undefined && !full && route.buffer.full) this.#congested = route.buffer;
       }
     }
   }
@@ -1592,7 +1664,11 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       this.#lose(conn, error, false);
       return;
     }
-    conn.write(bytes);
+    conn.write(
+      bytes,
+      packet.type === "pubrel" || packet.type === "pubrec" ||
+        (packet.type === "publish" && packet.qos > 0),
+    );
   }
 
   #armTimer(): void {
@@ -1833,6 +1909,11 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       );
     }
     this.#run(actions);
+    // After the settlements: what they cause (more publishes) joins the flush this may start.
+    if (
+      packet.type === "puback" || packet.type === "pubrec" || packet.type === "pubrel" ||
+      packet.type === "pubcomp"
+    ) conn.answered();
   }
 
   #onConnected(action: ConnectedAction): void {

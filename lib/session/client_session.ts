@@ -37,6 +37,7 @@ import { KeepAlive } from "./keep_alive.ts";
 import { PacketIdAllocator } from "./packet_ids.ts";
 import { publishPacketSize, utf8Length } from "./packet_size.ts";
 import { type ServerLimits, serverLimitsFromConnack } from "./server_limits.ts";
+import { statementFor } from "./_statement.ts";
 import {
   checkSnapshot,
   decodeBase64,
@@ -240,6 +241,8 @@ const NO_BYTES = new Uint8Array(0);
  * ```
  */
 export class ClientSession {
+  /** The last topic name a publish passed validation with. */
+  #checkedTopic: string | undefined;
   // Options.
   #version: ProtocolVersion;
   #clientId: string;
@@ -870,7 +873,12 @@ export class ClientSession {
 
   #onConnack(packet: ConnackPacket, now: number, actions: SessionAction[]): void {
     if (this.#state !== "connecting") {
-      this.#protocolError(actions, "A second CONNACK", ReasonCode.ProtocolError, "MQTT-3.2.0-2");
+      this.#protocolError(
+        actions,
+        "A second CONNACK",
+        ReasonCode.ProtocolError,
+        statementFor(this.#version, "MQTT-3.2.0-2", undefined),
+      );
       return;
     }
     const properties = this.#version === 5 ? packet.properties : undefined;
@@ -897,7 +905,7 @@ export class ClientSession {
         actions,
         "CONNACK has Session Present although CONNECT asked for a clean start",
         ReasonCode.ProtocolError,
-        "MQTT-3.2.2-4",
+        statementFor(this.#version, "MQTT-3.2.2-4", "MQTT-3.2.2-1"),
       );
       return;
     }
@@ -1322,7 +1330,7 @@ export class ClientSession {
         actions,
         `SUBACK has ${packet.reasonCodes.length} reason codes for ${request.subscriptions.length} topic filters`,
         ReasonCode.ProtocolError,
-        "MQTT-3.8.4-6",
+        statementFor(this.#version, "MQTT-3.8.4-6", "MQTT-3.8.4-5"),
       );
       return;
     }
@@ -1377,7 +1385,9 @@ export class ClientSession {
           kind === "subscribe" ? "SUBACK" : "UNSUBACK"
         } for Packet Identifier ${packetId} of an ${request.kind.toUpperCase()}`,
         ReasonCode.ProtocolError,
-        kind === "subscribe" ? "MQTT-3.8.4-2" : "MQTT-3.10.4-5",
+        kind === "subscribe"
+          ? "MQTT-3.8.4-2"
+          : statementFor(this.#version, "MQTT-3.10.4-5", "MQTT-3.10.4-4"),
       );
       return undefined;
     }
@@ -1418,19 +1428,23 @@ export class ClientSession {
         `Cannot publish as 'topic' must be a non-empty string: current value is ${show(topic)}`,
       );
     }
-    if (!isTopicName(topic)) {
-      throw new TypeError(
-        `Cannot publish as 'topic' must not contain '+', '#' or U+0000 [MQTT-3.3.2-2]: current value is ${
-          show(topic)
-        }`,
-      );
-    }
-    if (utf8Length(topic) > 65535) {
-      throw new RangeError(
-        `Cannot publish as 'topic' must encode to at most 65535 bytes: current length is ${
-          utf8Length(topic)
-        }`,
-      );
+    if (topic !== this.#checkedTopic) {
+      if (!isTopicName(topic)) {
+        throw new TypeError(
+          `Cannot publish as 'topic' must not contain '+', '#' or U+0000 [MQTT-3.3.2-2]: current value is ${
+            show(topic)
+          }`,
+        );
+      }
+      if (utf8Length(topic) > 65535) {
+        throw new RangeError(
+          `Cannot publish as 'topic' must encode to at most 65535 bytes: current length is ${
+            utf8Length(topic)
+          }`,
+        );
+      }
+      // Publishers tend to repeat a topic: check the next one only if it differs.
+      this.#checkedTopic = topic;
     }
     if (!(payload instanceof Uint8Array)) {
       throw new TypeError(
@@ -1531,7 +1545,7 @@ export class ClientSession {
           actions,
           `PUBLISH reuses Packet Identifier ${packetId} of an unfinished QoS ${known.qos} exchange`,
           ReasonCode.ProtocolError,
-          "MQTT-2.2.1-4",
+          statementFor(this.#version, "MQTT-2.2.1-4", "MQTT-2.3.1-4"),
         );
         return;
       }
