@@ -44,7 +44,11 @@ const runners = [
       const passed = num("pass");
       const failed = num("fail");
       if (passed === undefined && failed === undefined) return undefined;
-      return { passed: passed ?? 0, failed: failed ?? 0, skipped: (num("skip") ?? 0) + (num("todo") ?? 0) };
+      return {
+        passed: passed ?? 0,
+        failed: failed ?? 0,
+        skipped: (num("skip") ?? 0) + (num("todo") ?? 0),
+      };
     },
   },
 ];
@@ -60,12 +64,16 @@ function run(runner) {
     let text = "";
     const keep = (chunk, out) => {
       out.write(chunk);
+      // deno-lint-ignore no-control-regex -- strips ANSI colour codes before parsing
       text += chunk.toString().replace(/\x1b\[[0-9;]*m/g, "");
       if (text.length > 1_000_000) text = text.slice(-200_000);
     };
     child.stdout.on("data", (c) => keep(c, process.stdout));
     child.stderr.on("data", (c) => keep(c, process.stderr));
-    child.on("close", (code, signal) => resolve({ code: code ?? 1, signal, counts: runner.parse(text) }));
+    child.on(
+      "close",
+      (code, signal) => resolve({ code: code ?? 1, signal, counts: runner.parse(text) }),
+    );
   });
 }
 
@@ -76,7 +84,9 @@ for (const runner of runners) {
   const { code, signal, counts } = await run(runner);
   if (!counts) {
     ok = false;
-    summary.push(`${runner.name}: no test summary found (exit ${code}${signal ? `, ${signal}` : ""})`);
+    summary.push(
+      `${runner.name}: no test summary found (exit ${code}${signal ? `, ${signal}` : ""})`,
+    );
     total.failed += 1;
     continue;
   }
