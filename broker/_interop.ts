@@ -28,6 +28,20 @@ export function findProgram(name: string): { path: string } | { missing: string 
   return { missing: `${name} is not installed (Debian: apt-get install mosquitto-clients)` };
 }
 
+/**
+ * The paths of `mosquitto_sub` and `mosquitto_pub` (empty when missing) and why they
+ * cannot be used, or undefined as `missing` when both are installed.
+ */
+export function mosquittoClients(): { sub: string; pub: string; missing: string | undefined } {
+  const sub = findProgram("mosquitto_sub");
+  const pub = findProgram("mosquitto_pub");
+  return {
+    sub: "path" in sub ? sub.path : "",
+    pub: "path" in pub ? pub.path : "",
+    missing: "missing" in sub ? sub.missing : "missing" in pub ? pub.missing : undefined,
+  };
+}
+
 /** Why paho-mqtt cannot be used, or undefined when it can. */
 export function pahoMissing(): Promise<string | undefined> {
   return new Promise((resolve) => {

@@ -202,6 +202,24 @@ export function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
+/** A PUBLISH of `payload` to `topic`, neither retained nor a duplicate. */
+export function publishPacket(
+  topic: string,
+  payload: string,
+  qos: import("../lib/packet/types.ts").QoS = 0,
+  packetId?: number,
+): import("../lib/packet/types.ts").PublishPacket {
+  return {
+    type: "publish",
+    topic,
+    payload: bytes(payload),
+    qos,
+    retain: false,
+    dup: false,
+    ...(packetId === undefined ? {} : { packetId }),
+  };
+}
+
 /** `text` decoded from UTF-8 bytes. */
 export function text(data: Uint8Array): string {
   return new TextDecoder().decode(data);
@@ -306,16 +324,7 @@ export class HandClient {
     options: Partial<import("../lib/packet/types.ts").PublishPacket> = {},
   ): Packet[] {
     const qos = options.qos ?? 0;
-    this.send({
-      type: "publish",
-      topic,
-      payload: bytes(payload),
-      qos,
-      retain: false,
-      dup: false,
-      ...(qos > 0 ? { packetId: 1 } : {}),
-      ...options,
-    });
+    this.send({ ...publishPacket(topic, payload, qos, qos > 0 ? 1 : undefined), ...options });
     return this.take();
   }
 }

@@ -11,14 +11,37 @@ import type { BrokerOptions } from "./options.ts";
 import { ManualClock } from "./scheduler.ts";
 import { bytes, HandClient, text } from "./_test_client.ts";
 import { ProtocolError } from "../lib/errors.ts";
+import type { ConnectPacket, QoS } from "../lib/packet/types.ts";
 
 function setup(options: BrokerOptions = {}): { broker: Broker; clock: ManualClock } {
   const clock = new ManualClock(0);
   return { broker: new Broker({ clock, ...options }), clock };
 }
 
+/** An MQTT 5 client "s" (plus `connect`) subscribed to `topicFilter` with default options. */
+function v5Subscriber(
+  broker: Broker,
+  topicFilter: string,
+  qos: QoS,
+  connect: Partial<ConnectPacket> = {},
+): HandClient {
+  const [subscriber] = HandClient.connect(broker, {
+    clientId: "s",
+    protocolVersion: 5,
+    ...connect,
+  });
+  subscriber.subscribe([{
+    topicFilter,
+    qos,
+    noLocal: false,
+    retainAsPublished: false,
+    retainHandling: 0,
+  }]);
+  return subscriber;
+}
+
 describe("CONNECT", () => {
-  test("[MQTT-3.1.4-5] a valid CONNECT gets CONNACK 0 and the connection is open", async () => {
+  test("[MQTT-3.1.4-5] [MQTT-3.1.4-4] a valid CONNECT gets CONNACK 0 and the connection is open", async () => {
     const { broker } = setup();
     await using _ = broker;
     for (const protocolVersion of [3, 4, 5] as const) {
@@ -532,18 +555,7 @@ describe("MQTT 5 flow control", () => {
   test("[MQTT-3.1.2-26] [MQTT-3.3.2-11] the broker assigns its own topic aliases up to the client's maximum", async () => {
     const { broker } = setup();
     await using _ = broker;
-    const [subscriber] = HandClient.connect(broker, {
-      clientId: "s",
-      protocolVersion: 5,
-      properties: { topicAliasMaximum: 1 },
-    });
-    subscriber.subscribe([{
-      topicFilter: "#",
-      qos: 0,
-      noLocal: false,
-      retainAsPublished: false,
-      retainHandling: 0,
-    }]);
+    const subscriber = v5Subscriber(broker, "#", 0, { properties: { topicAliasMaximum: 1 } });
     const [publisher] = HandClient.connect(broker, { clientId: "p" });
     for (const topic of ["a", "a", "b", "b"]) publisher.publish(topic, topic);
     assert.deepEqual(
@@ -560,18 +572,7 @@ describe("MQTT 5 flow control", () => {
   test("[MQTT-3.3.4-9] no more QoS 1 and 2 messages in flight to a client than its Receive Maximum", async () => {
     const { broker } = setup();
     await using _ = broker;
-    const [subscriber] = HandClient.connect(broker, {
-      clientId: "s",
-      protocolVersion: 5,
-      properties: { receiveMaximum: 2 },
-    });
-    subscriber.subscribe([{
-      topicFilter: "t",
-      qos: 2,
-      noLocal: false,
-      retainAsPublished: false,
-      retainHandling: 0,
-    }]);
+    const subscriber = v5Subscriber(broker, "t", 2, { properties: { receiveMaximum: 2 } });
     const [publisher] = HandClient.connect(broker, { clientId: "p" });
     for (let i = 1; i <= 5; i++) publisher.publish("t", `${i}`, { qos: 1, packetId: i });
     const first = subscriber.publishes();
@@ -602,18 +603,7 @@ describe("MQTT 5 flow control", () => {
   test("[MQTT-3.1.2-24] [MQTT-3.1.2-25] a message larger than the client's Maximum Packet Size is not sent", async () => {
     const { broker } = setup();
     await using _ = broker;
-    const [subscriber] = HandClient.connect(broker, {
-      clientId: "s",
-      protocolVersion: 5,
-      properties: { maximumPacketSize: 64 },
-    });
-    subscriber.subscribe([{
-      topicFilter: "t",
-      qos: 1,
-      noLocal: false,
-      retainAsPublished: false,
-      retainHandling: 0,
-    }]);
+    const subscriber = v5Subscriber(broker, "t", 1, { properties: { maximumPacketSize: 64 } });
     const [publisher] = HandClient.connect(broker, { clientId: "p" });
     publisher.publish("t", "x".repeat(100), { qos: 1, packetId: 1 });
     publisher.publish("t", "small", { qos: 1, packetId: 2 });
@@ -630,19 +620,10 @@ describe("MQTT 5 flow control", () => {
   test("[MQTT-3.3.2-5] [MQTT-3.3.2-6] message expiry is counted down and expired messages are dropped", async () => {
     const { broker, clock } = setup();
     await using _ = broker;
-    const [subscriber] = HandClient.connect(broker, {
-      clientId: "s",
-      protocolVersion: 5,
+    const subscriber = v5Subscriber(broker, "t", 1, {
       clean: true,
       properties: { sessionExpiryInterval: 100 },
     });
-    subscriber.subscribe([{
-      topicFilter: "t",
-      qos: 1,
-      noLocal: false,
-      retainAsPublished: false,
-      retainHandling: 0,
-    }]);
     subscriber.send({ type: "disconnect", reasonCode: 0 });
     const [publisher] = HandClient.connect(broker, { clientId: "p", protocolVersion: 5 });
     publisher.publish("t", "short", {
@@ -672,14 +653,7 @@ describe("MQTT 5 flow control", () => {
   test("[MQTT-3.3.2-4] [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20] properties are forwarded untouched", async () => {
     const { broker } = setup();
     await using _ = broker;
-    const [subscriber] = HandClient.connect(broker, { clientId: "s", protocolVersion: 5 });
-    subscriber.subscribe([{
-      topicFilter: "t",
-      qos: 0,
-      noLocal: false,
-      retainAsPublished: false,
-      retainHandling: 0,
-    }]);
+    const subscriber = v5Subscriber(broker, "t", 0);
     const [publisher] = HandClient.connect(broker, { clientId: "p", protocolVersion: 5 });
     const properties = {
       payloadFormatIndicator: 1,

@@ -7,113 +7,27 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { type RunningBroker, startBroker } from "./start.ts";
-import { eventually } from "./_test_client.ts";
+import { startBroker } from "./start.ts";
 import { generateTlsCerts } from "../testing/tls_certs.ts";
+import {
+  collect,
+  connectJs,
+  mosquittoClients,
+  pahoMissing as whyPahoMissing,
+  PYTHON,
+  run,
+  start,
+  subscribed,
+} from "./_interop.ts";
 
-const TIMEOUT = 10_000;
-
-/** The path of `name` on PATH (or the usual places), or a reason it is missing. */
-function findProgram(name: string): { path: string } | { missing: string } {
-  const dirs = [...(globalThis.process?.env?.PATH ?? "").split(":"), "/usr/bin", "/usr/local/bin"];
-  for (const dir of dirs) {
-    if (dir !== "" && existsSync(join(dir, name))) return { path: join(dir, name) };
-  }
-  return { missing: `${name} is not installed (Debian: apt-get install mosquitto-clients)` };
-}
-
-const mosquittoSub = findProgram("mosquitto_sub");
-const mosquittoPub = findProgram("mosquitto_pub");
-const mosquittoMissing = "missing" in mosquittoSub
-  ? mosquittoSub.missing
-  : "missing" in mosquittoPub
-  ? mosquittoPub.missing
-  : undefined;
-const PYTHON = "/usr/bin/python3";
-const pahoMissing = await new Promise<string | undefined>((resolve) => {
-  if (!existsSync(PYTHON)) return resolve(`${PYTHON} is not installed`);
-  execFile(
-    PYTHON,
-    ["-c", "import paho.mqtt.client"],
-    (error) =>
-      resolve(
-        error
-          ? "paho-mqtt is not installed for /usr/bin/python3 (Debian: apt-get install python3-paho-mqtt)"
-          : undefined,
-      ),
-  );
-});
+const { sub, pub, missing: mosquittoMissing } = mosquittoClients();
+const pahoMissing = await whyPahoMissing();
 for (const reason of [mosquittoMissing, pahoMissing]) {
   if (reason !== undefined) console.log(`interop_test: skipping tests because ${reason}`);
-}
-
-/** Runs a program to completion; rejects on a non-zero exit or after `timeout`. */
-function run(program: string, args: string[], timeout = TIMEOUT): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(program, args, { timeout }, (error, stdout, stderr) => {
-      if (error) {
-        reject(new Error(`${program} ${args.join(" ")} failed: ${error.message}\n${stderr}`));
-      } else resolve(stdout);
-    });
-  });
-}
-
-/** Starts a long-running program; `output` resolves with its stdout when it exits. */
-function start(program: string, args: string[]): { child: ChildProcess; output: Promise<string> } {
-  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk) => (stdout += chunk));
-  child.stderr!.on("data", (chunk) => (stderr += chunk));
-  const output = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${program} did not finish in time: ${stderr}`));
-    }, TIMEOUT);
-    child.on("close", () => {
-      clearTimeout(timer);
-      resolve(stdout);
-    });
-  });
-  return { child, output };
-}
-
-/** Waits until the broker holds `count` subscriptions (a subscriber is ready). */
-function subscribed(broker: RunningBroker, count: number): Promise<void> {
-  return eventually(() => broker.stats.subscriptions >= count, TIMEOUT, `${count} subscriptions`);
-}
-
-/** Collects `count` messages from an MQTT.js client. */
-function collect(
-  client: mqtt.MqttClient,
-  count: number,
-): Promise<Array<[string, string, mqtt.IPublishPacket]>> {
-  return new Promise((resolve, reject) => {
-    const got: Array<[string, string, mqtt.IPublishPacket]> = [];
-    const timer = setTimeout(
-      () => reject(new Error(`got ${got.length} of ${count} messages`)),
-      TIMEOUT,
-    );
-    const onMessage = (topic: string, payload: Uint8Array, packet: mqtt.IPublishPacket) => {
-      got.push([topic, new TextDecoder().decode(payload), packet]);
-      if (got.length === count) {
-        clearTimeout(timer);
-        client.off("message", onMessage);
-        resolve(got);
-      }
-    };
-    client.on("message", onMessage);
-  });
-}
-
-function connectJs(url: string, options: mqtt.IClientOptions): Promise<mqtt.MqttClient> {
-  return mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: TIMEOUT, ...options });
 }
 
 describe("MQTT.js", () => {
@@ -263,9 +177,6 @@ describe("MQTT.js", () => {
 });
 
 describe("Mosquitto command line clients", { skip: mosquittoMissing ?? false }, () => {
-  const sub = "path" in mosquittoSub ? mosquittoSub.path : "";
-  const pub = "path" in mosquittoPub ? mosquittoPub.path : "";
-
   for (const version of ["mqttv311", "mqttv5"]) {
     test(`mosquitto_pub and mosquitto_sub at QoS 2 (${version})`, async () => {
       await using broker = await startBroker({ port: 0 });

@@ -17,7 +17,7 @@ import { eventually } from "./_test_client.ts";
 import {
   collect,
   connectJs,
-  findProgram,
+  mosquittoClients,
   run,
   runProgram,
   start,
@@ -25,18 +25,10 @@ import {
   TIMEOUT,
 } from "./_interop.ts";
 
-const mosquittoSub = findProgram("mosquitto_sub");
-const mosquittoPub = findProgram("mosquitto_pub");
-const mosquittoMissing = "missing" in mosquittoSub
-  ? mosquittoSub.missing
-  : "missing" in mosquittoPub
-  ? mosquittoPub.missing
-  : undefined;
+const { sub, pub, missing: mosquittoMissing } = mosquittoClients();
 if (mosquittoMissing !== undefined) {
   console.log(`interop_v5_test: skipping tests because ${mosquittoMissing}`);
 }
-const sub = "path" in mosquittoSub ? mosquittoSub.path : "";
-const pub = "path" in mosquittoPub ? mosquittoPub.path : "";
 
 /** Everyone may use "open/#"; nobody may publish or subscribe under "secret/". */
 const authorize: Authorize = ({ topic }) => !topic.startsWith("secret/");

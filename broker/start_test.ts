@@ -8,9 +8,32 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startBroker, type StartBrokerOptions } from "./start.ts";
 import { ManualClock } from "./scheduler.ts";
-import { bytes, RawClient, text } from "./_test_client.ts";
+import { bytes, publishPacket, RawClient, text } from "./_test_client.ts";
 import { generateTlsCerts } from "../testing/tls_certs.ts";
-import type { Packet } from "../lib/packet/types.ts";
+import type { Packet, PublishPacket, QoS } from "../lib/packet/types.ts";
+
+/** Sends a SUBSCRIBE to `topicFilter` (MQTT 5 default options) and waits for the SUBACK. */
+async function subscribeTo(client: RawClient, topicFilter: string, qos: QoS): Promise<void> {
+  await client.send({
+    type: "subscribe",
+    packetId: 1,
+    subscriptions: [{
+      topicFilter,
+      qos,
+      noLocal: false,
+      retainAsPublished: false,
+      retainHandling: 0,
+    }],
+  });
+  await client.expect("suback");
+}
+
+/** Subscribes `client` to "t" at `qos`, publishes `payload` there at QoS 0 and checks it comes back. */
+async function assertEcho(client: RawClient, payload: string, qos: QoS): Promise<void> {
+  await subscribeTo(client, "t", qos);
+  await client.send(publishPacket("t", payload));
+  assert.equal(text((await client.expect("publish")).payload), payload);
+}
 
 /** A subscriber and a publisher that prove the broker still routes messages. */
 async function healthyPair(
@@ -20,32 +43,13 @@ async function healthyPair(
     clientId: "healthy-sub",
     protocolVersion: 5,
   });
-  await subscriber.send({
-    type: "subscribe",
-    packetId: 1,
-    subscriptions: [{
-      topicFilter: "health",
-      qos: 1,
-      noLocal: false,
-      retainAsPublished: false,
-      retainHandling: 0,
-    }],
-  });
-  await subscriber.expect("suback");
+  await subscribeTo(subscriber, "health", 1);
   const [publisher] = await RawClient.connect(url, { clientId: "healthy-pub" });
   let id = 0;
   return {
     async check(label: string) {
       id++;
-      await publisher.send({
-        type: "publish",
-        topic: "health",
-        payload: bytes(label),
-        qos: 1,
-        retain: false,
-        dup: false,
-        packetId: id,
-      });
+      await publisher.send(publishPacket("health", label, 1, id));
       assert.equal((await publisher.expect("puback")).packetId, id);
       const message = await subscriber.expect("publish");
       assert.equal(text(message.payload), label);
@@ -174,15 +178,7 @@ const MALFORMED: MalformedCase[] = [
     version: 5,
     bytes: async (client) => {
       for (let id = 1; id <= 3; id++) {
-        await client.send({
-          type: "publish",
-          topic: "t",
-          payload: bytes("x"),
-          qos: 2,
-          retain: false,
-          dup: false,
-          packetId: id,
-        });
+        await client.send(publishPacket("t", "x", 2, id));
       }
     },
     statement: "MQTT-3.3.4-7",
@@ -389,29 +385,13 @@ describe("listeners and timing", () => {
       ],
     });
     assert.deepEqual((await client.expect("suback")).reasonCodes, [0x87, 1]);
-    await client.send({
-      type: "publish",
-      topic: "readonly",
-      payload: bytes("x"),
-      qos: 1,
-      retain: false,
-      dup: false,
-      packetId: 2,
-    });
+    await client.send(publishPacket("readonly", "x", 1, 2));
     assert.deepEqual(await client.expect("puback"), {
       type: "puback",
       packetId: 2,
       reasonCode: 0x87,
     });
-    await client.send({
-      type: "publish",
-      topic: "open",
-      payload: bytes("y"),
-      qos: 1,
-      retain: false,
-      dup: false,
-      packetId: 3,
-    });
+    await client.send(publishPacket("open", "y", 1, 3));
     const [first, second] = [await client.next(), await client.next()];
     const packets = [first, second].map((p) => p.type).sort();
     assert.deepEqual(packets, ["puback", "publish"]);
@@ -457,27 +437,7 @@ describe("listeners and timing", () => {
       keepalive: 0,
     });
     assert.equal((await client.expect("connack")).reasonCode, 0);
-    await client.send({
-      type: "subscribe",
-      packetId: 1,
-      subscriptions: [{
-        topicFilter: "t",
-        qos: 1,
-        noLocal: false,
-        retainAsPublished: false,
-        retainHandling: 0,
-      }],
-    });
-    await client.expect("suback");
-    await client.send({
-      type: "publish",
-      topic: "t",
-      payload: bytes("over tls"),
-      qos: 0,
-      retain: false,
-      dup: false,
-    });
-    assert.equal(text((await client.expect("publish")).payload), "over tls");
+    await assertEcho(client, "over tls", 1);
     await client.close();
   });
 
@@ -489,27 +449,7 @@ describe("listeners and timing", () => {
       protocolVersion: 5,
     });
     assert.equal(connack.reasonCode, 0);
-    await client.send({
-      type: "subscribe",
-      packetId: 1,
-      subscriptions: [{
-        topicFilter: "t",
-        qos: 0,
-        noLocal: false,
-        retainAsPublished: false,
-        retainHandling: 0,
-      }],
-    });
-    await client.expect("suback");
-    await client.send({
-      type: "publish",
-      topic: "t",
-      payload: bytes("over ws"),
-      qos: 0,
-      retain: false,
-      dup: false,
-    });
-    assert.equal(text((await client.expect("publish")).payload), "over ws");
+    await assertEcho(client, "over ws", 0);
     await client.close();
   });
 });

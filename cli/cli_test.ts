@@ -4,8 +4,6 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +11,7 @@ import { connect, type MqttClient } from "../mod.ts";
 import { type RunningBroker, startBroker } from "../broker/start.ts";
 import { type Mosquitto, startMosquitto } from "../testing/mosquitto.ts";
 import { generateTlsCerts } from "../testing/tls_certs.ts";
+import { haveMosquitto } from "../lib/testdata/child_script.ts";
 import { type CliResult, runCli, startCli } from "./_test_cli.ts";
 
 const WAIT = 20_000;
@@ -25,6 +24,26 @@ async function until(check: () => boolean, what: string): Promise<void> {
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Runs `tern ...args` and asserts it exits with status 0. */
+async function runOk(
+  args: readonly string[],
+  options?: Parameters<typeof runCli>[1],
+): Promise<CliResult> {
+  const result = await runCli(args, options);
+  assert.equal(result.code, 0, result.stderr);
+  return result;
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -54,73 +73,39 @@ describe("tern against tern's broker", () => {
       `${clientId} to subscribe`,
     );
 
-  test("pub -> sub round trip with -C 1 -v at QoS 1", async () => {
-    const topic = unique("cli/rt");
+  /**
+   * Starts `tern sub` with a fresh client id and `subArgs`, waits for its subscription,
+   * runs `tern pub` with `pubArgs`, and returns the subscriber's result; both must exit 0.
+   */
+  const subThenPub = async (
+    subArgs: string[],
+    pubArgs: string[],
+    pubOptions?: Parameters<typeof runCli>[1],
+  ): Promise<CliResult> => {
     const id = unique("sub");
-    const sub = startCli([
-      "sub",
-      "-p",
-      port,
-      "-i",
-      id,
-      "-t",
-      `${topic}/#`,
-      "-q",
-      "1",
-      "-C",
-      "1",
-      "-v",
-    ]);
+    const sub = startCli(["sub", "-p", port, "-i", id, ...subArgs]);
     await subscribed(id);
-    const pub = await runCli([
-      "pub",
-      "-p",
-      port,
-      "-t",
-      `${topic}/kitchen`,
-      "-m",
-      "21.5",
-      "-q",
-      "1",
-    ]);
-    assert.equal(pub.code, 0, pub.stderr);
+    await runOk(["pub", "-p", port, ...pubArgs], pubOptions);
     const result = await sub.done;
     assert.equal(result.code, 0, result.stderr);
+    return result;
+  };
+
+  test("pub -> sub round trip with -C 1 -v at QoS 1", async () => {
+    const topic = unique("cli/rt");
+    const result = await subThenPub(
+      ["-t", `${topic}/#`, "-q", "1", "-C", "1", "-v"],
+      ["-t", `${topic}/kitchen`, "-m", "21.5", "-q", "1"],
+    );
     assert.equal(result.stdout, `${topic}/kitchen 21.5\n`);
   });
 
   test("retained message, read back with -C 1 and --json, under MQTT 3.1.1", async () => {
     const topic = unique("cli/retained");
-    const pub = await runCli([
-      "pub",
-      "-p",
-      port,
-      "-t",
-      topic,
-      "-m",
-      "online",
-      "-r",
-      "-q",
-      "1",
-      "-V",
-      "311",
-    ]);
-    assert.equal(pub.code, 0, pub.stderr);
-    const sub = await runCli([
-      "sub",
-      "-p",
-      port,
-      "-t",
-      topic,
-      "-q",
-      "1",
-      "-C",
-      "1",
-      "--json",
-      "-V",
-      "mqttv311",
-    ]);
-    assert.equal(sub.code, 0, sub.stderr);
+    await runOk(["pub", "-p", port, "-t", topic, "-m", "online", "-r", "-q", "1", "-V", "311"]);
+    const sub = await runOk(
+      ["sub", "-p", port, "-t", topic, "-q", "1", "-C", "1", "--json", "-V", "mqttv311"],
+    );
     assert.deepEqual(JSON.parse(sub.stdout), { topic, payload: "online", qos: 1, retain: true });
     // -R skips it: with -W the run ends by timing out.
     const skipped = await runCli(["sub", "-p", port, "-t", topic, "-R", "-C", "1", "-W", "1"]);
@@ -130,28 +115,10 @@ describe("tern against tern's broker", () => {
 
   test("QoS 2 end to end, two filters, with --json output", async () => {
     const topic = unique("cli/qos2");
-    const id = unique("sub");
-    const sub = startCli([
-      "sub",
-      "-p",
-      port,
-      "-i",
-      id,
-      "-t",
-      `${topic}/other`,
-      "-t",
-      topic,
-      "-q",
-      "2",
-      "-C",
-      "1",
-      "--json",
-    ]);
-    await subscribed(id);
-    const pub = await runCli(["pub", "-p", port, "-t", topic, "-m", "exactly once", "-q", "2"]);
-    assert.equal(pub.code, 0, pub.stderr);
-    const result = await sub.done;
-    assert.equal(result.code, 0, result.stderr);
+    const result = await subThenPub(
+      ["-t", `${topic}/other`, "-t", topic, "-q", "2", "-C", "1", "--json"],
+      ["-t", topic, "-m", "exactly once", "-q", "2"],
+    );
     assert.deepEqual(JSON.parse(result.stdout), {
       topic,
       payload: "exactly once",
@@ -162,26 +129,7 @@ describe("tern against tern's broker", () => {
 
   test("MQTT 5 user properties and other properties are visible in sub --json", async () => {
     const topic = unique("cli/props");
-    const id = unique("sub");
-    const sub = startCli([
-      "sub",
-      "-p",
-      port,
-      "-i",
-      id,
-      "-t",
-      topic,
-      "-q",
-      "1",
-      "-C",
-      "1",
-      "--json",
-    ]);
-    await subscribed(id);
-    const pub = await runCli([
-      "pub",
-      "-p",
-      port,
+    const result = await subThenPub(["-t", topic, "-q", "1", "-C", "1", "--json"], [
       "-t",
       topic,
       "-m",
@@ -204,9 +152,6 @@ describe("tern against tern's broker", () => {
       "--expiry",
       "120",
     ]);
-    assert.equal(pub.code, 0, pub.stderr);
-    const result = await sub.done;
-    assert.equal(result.code, 0, result.stderr);
     const message = JSON.parse(result.stdout);
     assert.equal(message.payload, "{}");
     assert.deepEqual(message.properties.userProperties, [["unit", "celsius"], ["room", "kitchen"]]);
@@ -231,38 +176,23 @@ describe("tern against tern's broker", () => {
 
   test("pub -l publishes one message per line of standard input", async () => {
     const topic = unique("cli/lines");
-    const id = unique("sub");
-    const sub = startCli(["sub", "-p", port, "-i", id, "-t", topic, "-q", "1", "-C", "3"]);
-    await subscribed(id);
-    const pub = await runCli(["pub", "-p", port, "-t", topic, "-q", "1", "--stdin-lines"], {
-      stdin: "one\ntwo\r\nthree\n",
-    });
-    assert.equal(pub.code, 0, pub.stderr);
-    const result = await sub.done;
-    assert.equal(result.code, 0, result.stderr);
+    const result = await subThenPub(
+      ["-t", topic, "-q", "1", "-C", "3"],
+      ["-t", topic, "-q", "1", "--stdin-lines"],
+      { stdin: "one\ntwo\r\nthree\n" },
+    );
     assert.equal(result.stdout, "one\ntwo\nthree\n");
   });
 
   test("pub -f sends a file's bytes", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "tern-cli-"));
-    try {
+    await withTempDir("tern-cli-", async (dir) => {
       const file = join(dir, "payload.txt");
       await writeFile(file, "from a file");
-      const topic = unique("cli/file");
-      const pub = await runCli([
-        "pub",
-        "-L",
-        `mqtt://127.0.0.1:${port}/${topic}`,
-        "-f",
-        file,
-        "-r",
-      ]);
-      assert.equal(pub.code, 0, pub.stderr);
-      const sub = await runCli(["sub", "-L", `mqtt://127.0.0.1:${port}/${topic}`, "-C", "1"]);
+      const url = `mqtt://127.0.0.1:${port}/${unique("cli/file")}`;
+      await runOk(["pub", "-L", url, "-f", file, "-r"]);
+      const sub = await runCli(["sub", "-L", url, "-C", "1"]);
       assert.equal(sub.stdout, "from a file\n");
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   describe("rr", () => {
@@ -346,62 +276,27 @@ describe("tern against tern's broker", () => {
       sysInterval: 0,
       tls: { port: 0, cert: certs.serverCert, key: certs.serverKey },
     });
-    const dir = await mkdtemp(join(tmpdir(), "tern-cli-tls-"));
-    try {
+    await withTempDir("tern-cli-tls-", async (dir) => {
       const ca = join(dir, "ca.pem");
       await writeFile(ca, certs.ca);
       const topic = unique("cli/tls");
       const url = `mqtts://127.0.0.1:${secure.tlsPort}`;
-      const pub = await runCli([
-        "pub",
-        "-L",
-        url,
-        "--cafile",
-        ca,
-        "-t",
-        topic,
-        "-m",
-        "sealed",
-        "-r",
-      ]);
-      assert.equal(pub.code, 0, pub.stderr);
-      const sub = await runCli([
-        "sub",
-        "-p",
-        String(secure.tlsPort),
-        "--cafile",
-        ca,
-        "-t",
-        topic,
-        "-C",
-        "1",
-      ]);
-      assert.equal(sub.code, 0, sub.stderr);
+      await runOk(["pub", "-L", url, "--cafile", ca, "-t", topic, "-m", "sealed", "-r"]);
+      const tlsPort = String(secure.tlsPort);
+      const sub = await runOk(["sub", "-p", tlsPort, "--cafile", ca, "-t", topic, "-C", "1"]);
       assert.equal(sub.stdout, "sealed\n");
-      const missing = await runCli([
-        "pub",
-        "-L",
-        url,
-        "--cafile",
-        join(dir, "nope.pem"),
-        "-t",
-        "a",
-        "-m",
-        "x",
-      ]);
+      const nope = join(dir, "nope.pem");
+      const missing = await runCli(["pub", "-L", url, "--cafile", nope, "-t", "a", "-m", "x"]);
       assertOneLineError(
         missing,
         /^tern pub: Cannot read '--cafile' file .*nope\.pem: no such file$/,
         2,
       );
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test("conformance runs the broker suite against a URL and writes JUnit XML", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "tern-cli-conf-"));
-    try {
+    await withTempDir("tern-cli-conf-", async (dir) => {
       const junit = join(dir, "report.xml");
       const result = await runCli(
         [
@@ -422,9 +317,7 @@ describe("tern against tern's broker", () => {
       assert.ok(report.summary.total > 0);
       assert.equal(report.summary.failed, 0);
       assert.match(await readFile(junit, "utf8"), /<testsuite/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -517,10 +410,7 @@ describe("usage mistakes and help", () => {
   });
 });
 
-const HAVE_MOSQUITTO =
-  ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto"]
-    .some((path) => existsSync(path)) ||
-  spawnSync("sh", ["-c", "command -v mosquitto"]).status === 0;
+const HAVE_MOSQUITTO = haveMosquitto("cli_test");
 
 describe("tern against Mosquitto", { skip: !HAVE_MOSQUITTO }, () => {
   let mosquitto: Mosquitto;
@@ -549,34 +439,11 @@ describe("tern against Mosquitto", { skip: !HAVE_MOSQUITTO }, () => {
 
   test("retained at QoS 2 with MQTT 3.1.1, and user properties with MQTT 5", async () => {
     const topic = unique("cli/mosq-retained");
-    const pub = await runCli([
-      "pub",
-      "-L",
-      mosquitto.url,
-      "-t",
-      topic,
-      "-m",
-      "v",
-      "-r",
-      "-q",
-      "2",
-      "--user-property",
-      "origin=tern",
-    ]);
-    assert.equal(pub.code, 0, pub.stderr);
-    const v5 = await runCli([
-      "sub",
-      "-L",
-      mosquitto.url,
-      "-t",
-      topic,
-      "-q",
-      "2",
-      "-C",
-      "1",
-      "--json",
-    ]);
-    assert.equal(v5.code, 0, v5.stderr);
+    const url = mosquitto.url;
+    await runOk(
+      ["pub", "-L", url, "-t", topic, "-m", "v", "-r", "-q", "2", "--user-property", "origin=tern"],
+    );
+    const v5 = await runOk(["sub", "-L", url, "-t", topic, "-q", "2", "-C", "1", "--json"]);
     assert.deepEqual(JSON.parse(v5.stdout), {
       topic,
       payload: "v",
@@ -584,21 +451,9 @@ describe("tern against Mosquitto", { skip: !HAVE_MOSQUITTO }, () => {
       retain: true,
       properties: { userProperties: [["origin", "tern"]] },
     });
-    const v311 = await runCli([
-      "sub",
-      "-L",
-      mosquitto.url,
-      "-t",
-      topic,
-      "-q",
-      "2",
-      "-C",
-      "1",
-      "-V",
-      "311",
-      "--json",
-    ]);
-    assert.equal(v311.code, 0, v311.stderr);
+    const v311 = await runOk(
+      ["sub", "-L", url, "-t", topic, "-q", "2", "-C", "1", "-V", "311", "--json"],
+    );
     assert.deepEqual(JSON.parse(v311.stdout), { topic, payload: "v", qos: 2, retain: true });
   });
 
@@ -607,8 +462,7 @@ describe("tern against Mosquitto", { skip: !HAVE_MOSQUITTO }, () => {
     await using secure = await startMosquitto({
       tls: { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey, requireCertificate: true },
     });
-    const dir = await mkdtemp(join(tmpdir(), "tern-cli-mtls-"));
-    try {
+    await withTempDir("tern-cli-mtls-", async (dir) => {
       const files = { ca: join(dir, "ca.pem"), cert: join(dir, "c.pem"), key: join(dir, "c.key") };
       await writeFile(files.ca, certs.ca);
       await writeFile(files.cert, certs.clientCert);
@@ -622,9 +476,7 @@ describe("tern against Mosquitto", { skip: !HAVE_MOSQUITTO }, () => {
       assert.equal(sub.stdout, "m\n");
       const lonely = await runCli(["sub", "-L", secure.tlsUrl!, "--cert", files.cert, "-t", topic]);
       assertOneLineError(lonely, /'--cert' and '--key' must be given together/, 2);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test("bench against Mosquitto", async () => {

@@ -24,7 +24,7 @@ import type {
 } from "./events.ts";
 import { encodePacket } from "./packet/encode.ts";
 import { PacketDecoderStream } from "./packet/streams.ts";
-import type { Packet, PublishPacket } from "./packet/types.ts";
+import type { Packet, Properties, PublishPacket } from "./packet/types.ts";
 import {
   AcknowledgementError,
   ConnectionRefusedError,
@@ -104,6 +104,20 @@ class ServerSide {
     return packet as Extract<Packet, { type: T }>;
   }
 
+  /** Takes the next SUBSCRIBE and answers with a SUBACK of `reasonCodes`. */
+  async acceptSubscribe(reasonCodes: number[] = [0]): Promise<void> {
+    const { packetId } = await this.expect("subscribe");
+    this.send({ type: "suback", packetId, reasonCodes });
+  }
+
+  /** Takes the next PUBLISH, checks that its payload reads `payload`, and sends PUBACK 0. */
+  async ackPublish(payload: string): Promise<PublishPacket> {
+    const packet = await this.expect("publish");
+    assert.equal(new TextDecoder().decode(packet.payload), payload);
+    this.send({ type: "puback", packetId: packet.packetId!, reasonCode: 0 });
+    return packet;
+  }
+
   /** Packets written so far and not yet taken. */
   get pending(): Packet[] {
     return this.#packets;
@@ -118,9 +132,15 @@ class ServerSide {
     }
   }
 
-  async accept(sessionPresent = false): Promise<void> {
+  /** Takes the CONNECT and accepts it, with the CONNACK `properties` given. */
+  async accept(sessionPresent = false, properties?: Properties): Promise<void> {
     await this.expect("connect");
-    this.send({ type: "connack", sessionPresent, reasonCode: 0 });
+    this.send({
+      type: "connack",
+      sessionPresent,
+      reasonCode: 0,
+      ...(properties === undefined ? {} : { properties }),
+    });
   }
 
   /** The server closes the connection. */
@@ -186,15 +206,16 @@ function connect(server: FakeServer, options: ConnectOptions = {}): Promise<Mqtt
   });
 }
 
-/** Connects and lets the server accept. */
+/** Connects and lets the server accept, with the CONNACK `properties` given. */
 async function connected(
   server: FakeServer,
   options: ConnectOptions = {},
+  properties?: Properties,
 ): Promise<{ client: MqttClient; side: ServerSide }> {
   const index = server.connections.length;
   const pending = connect(server, options);
   const side = await server.connection(index);
-  await side.accept();
+  await side.accept(false, properties);
   return { client: await pending, side };
 }
 
@@ -479,11 +500,7 @@ describe("publish", () => {
     const server = new FakeServer();
     const { client, side } = await connected(server);
     const results = Array.from({ length: 20 }, (_, i) => client.publish("t", `${i}`, { qos: 1 }));
-    for (let i = 0; i < 20; i++) {
-      const p = await side.expect("publish");
-      assert.equal(new TextDecoder().decode(p.payload), `${i}`);
-      side.send({ type: "puback", packetId: p.packetId!, reasonCode: 0 });
-    }
+    for (let i = 0; i < 20; i++) await side.ackPublish(`${i}`);
     await Promise.all(results);
     await client.disconnect();
   });
@@ -518,16 +535,7 @@ describe("publish", () => {
 
   test("an abort withdraws a message the server's Receive Maximum holds back", async () => {
     const server = new FakeServer();
-    const pending = connect(server);
-    const side = await server.connection(0);
-    await side.expect("connect");
-    side.send({
-      type: "connack",
-      sessionPresent: false,
-      reasonCode: 0,
-      properties: { receiveMaximum: 1 },
-    });
-    const client = await pending;
+    const { client, side } = await connected(server, {}, { receiveMaximum: 1 });
     const first = client.publish("t", "1", { qos: 1 });
     const controller = new AbortController();
     const second = client.publish("t", "2", { qos: 1, signal: controller.signal });
@@ -536,25 +544,14 @@ describe("publish", () => {
     controller.abort("changed my mind");
     await assert.rejects(second, (e) => e === "changed my mind");
     side.send({ type: "puback", packetId: p1.packetId!, reasonCode: 0 });
-    const p3 = await side.expect("publish");
-    assert.equal(new TextDecoder().decode(p3.payload), "3");
-    side.send({ type: "puback", packetId: p3.packetId!, reasonCode: 0 });
+    await side.ackPublish("3");
     await Promise.all([first, third]);
     await client.disconnect();
   });
 
   test("the server's Maximum QoS and Maximum Packet Size refuse a message before it is sent", async () => {
     const server = new FakeServer();
-    const pending = connect(server);
-    const side = await server.connection(0);
-    await side.expect("connect");
-    side.send({
-      type: "connack",
-      sessionPresent: false,
-      reasonCode: 0,
-      properties: { maximumQoS: 1, maximumPacketSize: 100 },
-    });
-    const client = await pending;
+    const { client, side } = await connected(server, {}, { maximumQoS: 1, maximumPacketSize: 100 });
     await assert.rejects(
       client.publish("t", "x", { qos: 2 }),
       (e) => e instanceof ServerLimitError && e.reasonCode === 0x9b,
@@ -564,9 +561,7 @@ describe("publish", () => {
       (e) => e instanceof ServerLimitError && e.reasonCode === 0x95,
     );
     const ok = client.publish("t", "fits", { qos: 1 });
-    const packet = await side.expect("publish");
-    assert.equal(new TextDecoder().decode(packet.payload), "fits");
-    side.send({ type: "puback", packetId: packet.packetId!, reasonCode: 0 });
+    await side.ackPublish("fits");
     await ok;
     await client.disconnect();
   });
@@ -634,11 +629,7 @@ describe("subscribe", () => {
     const { client, side } = await connected(server);
     const subscribeBoth = async () => {
       const a = client.subscribe("x");
-      side.send({
-        type: "suback",
-        packetId: (await side.expect("subscribe")).packetId,
-        reasonCodes: [0],
-      });
+      await side.acceptSubscribe();
       return await a;
     };
     const first = await subscribeBoth();
@@ -667,11 +658,7 @@ describe("subscribe", () => {
     const server = new FakeServer();
     const { client, side } = await connected(server);
     const pending = client.subscribe("x");
-    side.send({
-      type: "suback",
-      packetId: (await side.expect("subscribe")).packetId,
-      reasonCodes: [0],
-    });
+    await side.acceptSubscribe();
     const subscription = await pending;
     const leaving = subscription.unsubscribe();
     side.send({
@@ -716,11 +703,7 @@ describe("incoming messages", () => {
     const server = new FakeServer();
     const { client, side } = await connected(server, { highWaterMark: 2 });
     const pending = client.subscribe("a/#", { qos: 1 });
-    side.send({
-      type: "suback",
-      packetId: (await side.expect("subscribe")).packetId,
-      reasonCodes: [1],
-    });
+    await side.acceptSubscribe([1]);
     const subscription = await pending;
     for (let id = 1; id <= 6; id++) side.send(publishPacket(id, `m${id}`));
     assert.equal((await side.expect("puback")).packetId, 1);
@@ -836,11 +819,7 @@ describe("connection loss and reconnection", () => {
     const server = new FakeServer();
     const { client, side } = await connected(server);
     const pending = client.subscribe("a/#", { qos: 1 });
-    side.send({
-      type: "suback",
-      packetId: (await side.expect("subscribe")).packetId,
-      reasonCodes: [1],
-    });
+    await side.acceptSubscribe([1]);
     const subscription = await pending;
     const q1 = client.publish("t", "one", { qos: 1 });
     await side.expect("publish");
@@ -870,11 +849,7 @@ describe("connection loss and reconnection", () => {
     const results = ["a", "b", "c"].map((t) => client.publish("t", t, { qos: 1 }));
     const again = await server.connection(1);
     await again.accept();
-    for (const expected of ["a", "b", "c"]) {
-      const p = await again.expect("publish");
-      assert.equal(new TextDecoder().decode(p.payload), expected);
-      again.send({ type: "puback", packetId: p.packetId!, reasonCode: 0 });
-    }
+    for (const expected of ["a", "b", "c"]) await again.ackPublish(expected);
     await Promise.all(results);
     await client.disconnect();
   });
@@ -922,9 +897,7 @@ describe("connection loss and reconnection", () => {
     await assert.rejects(dropped, (e) => e === "no");
     const again = await server.connection(1);
     await again.accept();
-    const p = await again.expect("publish");
-    assert.equal(new TextDecoder().decode(p.payload), "kept");
-    again.send({ type: "puback", packetId: p.packetId!, reasonCode: 0 });
+    await again.ackPublish("kept");
     await kept;
     await client.disconnect();
   });
@@ -967,11 +940,7 @@ describe("connection loss and reconnection", () => {
     const server = new FakeServer();
     const { client, side } = await connected(server);
     const subscription = client.subscribe("x");
-    side.send({
-      type: "suback",
-      packetId: (await side.expect("subscribe")).packetId,
-      reasonCodes: [0],
-    });
+    await side.acceptSubscribe();
     const sub = await subscription;
     const lost = once(client, "disconnect");
     side.send({

@@ -150,6 +150,47 @@ export interface SubscribeErrorOptions extends ErrorOptions {
 }
 
 /**
+ * The server refused topic filters of a SUBSCRIBE or an UNSUBSCRIBE: the base of
+ * {@link SubscribeError} and {@link UnsubscribeError}, to catch both. `reasonCode` is the
+ * first failure code (0x80 or above) of the acknowledgement.
+ *
+ * @example Catch either refusal
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FilterRequestError, SubscribeError, UnsubscribeError } from "./errors.ts";
+ * const refusals = [
+ *   new SubscribeError({ topicFilters: ["a", "b"], reasonCodes: [0, 0x87] }),
+ *   new UnsubscribeError({ topicFilters: ["c"], reasonCodes: [0x11] }),
+ * ];
+ * for (const error of refusals) assert.ok(error instanceof FilterRequestError);
+ * assert.deepEqual(refusals.map((e) => e.reasonCode), [0x87, 0x80]);
+ * ```
+ */
+export class FilterRequestError extends MqttError {
+  /** The first failure code of the acknowledgement. */
+  declare readonly reasonCode: number;
+  /** The filters of the request. */
+  readonly topicFilters: readonly string[];
+  /** The acknowledgement's reason codes, one per filter. */
+  readonly reasonCodes: readonly number[];
+  /** The acknowledgement's MQTT 5 properties (Reason String, User Properties). */
+  readonly properties: Properties | undefined;
+  /** Names what was refused (`refused`, then the filters) and the first failure code. */
+  protected constructor(refused: string, options: SubscribeErrorOptions) {
+    const code = options.reasonCodes.find((c) => c >= 0x80) ?? 0x80;
+    const detail = options.properties?.reasonString ? `: ${options.properties.reasonString}` : "";
+    super(
+      `The server refused ${refused} ${options.topicFilters.join(", ")}: ` +
+        `${reasonCodeName(code)} (${hex(code)})${detail}`,
+      { ...options, reasonCode: code },
+    );
+    this.topicFilters = options.topicFilters;
+    this.reasonCodes = options.reasonCodes;
+    this.properties = options.properties;
+  }
+}
+
+/**
  * The server refused a subscription: every reason code of its SUBACK is 0x80 or above.
  * `reasonCode` is the first one.
  *
@@ -162,27 +203,10 @@ export interface SubscribeErrorOptions extends ErrorOptions {
  * assert.match(error.message, /NotAuthorized/);
  * ```
  */
-export class SubscribeError extends MqttError {
-  /** The first failure code of the SUBACK. */
-  declare readonly reasonCode: number;
-  /** The filters of the SUBSCRIBE. */
-  readonly topicFilters: readonly string[];
-  /** The SUBACK's reason codes, one per filter. */
-  readonly reasonCodes: readonly number[];
-  /** The SUBACK's MQTT 5 properties (Reason String, User Properties). */
-  readonly properties: Properties | undefined;
+export class SubscribeError extends FilterRequestError {
   /** Names the filters and the first failure code in the message. */
   constructor(options: SubscribeErrorOptions) {
-    const code = options.reasonCodes.find((c) => c >= 0x80) ?? 0x80;
-    const detail = options.properties?.reasonString ? `: ${options.properties.reasonString}` : "";
-    super(
-      `The server refused the subscription to ${options.topicFilters.join(", ")}: ` +
-        `${reasonCodeName(code)} (${hex(code)})${detail}`,
-      { ...options, reasonCode: code },
-    );
-    this.topicFilters = options.topicFilters;
-    this.reasonCodes = options.reasonCodes;
-    this.properties = options.properties;
+    super("the subscription to", options);
   }
 }
 
@@ -198,27 +222,10 @@ export class SubscribeError extends MqttError {
  * assert.equal(error.reasonCode, 0x87);
  * ```
  */
-export class UnsubscribeError extends MqttError {
-  /** The first failure code of the UNSUBACK. */
-  declare readonly reasonCode: number;
-  /** The filters of the UNSUBSCRIBE. */
-  readonly topicFilters: readonly string[];
-  /** The UNSUBACK's reason codes, one per filter. */
-  readonly reasonCodes: readonly number[];
-  /** The UNSUBACK's MQTT 5 properties (Reason String, User Properties). */
-  readonly properties: Properties | undefined;
+export class UnsubscribeError extends FilterRequestError {
   /** Names the filters and the first failure code in the message. */
   constructor(options: SubscribeErrorOptions) {
-    const code = options.reasonCodes.find((c) => c >= 0x80) ?? 0x80;
-    const detail = options.properties?.reasonString ? `: ${options.properties.reasonString}` : "";
-    super(
-      `The server refused to unsubscribe from ${options.topicFilters.join(", ")}: ` +
-        `${reasonCodeName(code)} (${hex(code)})${detail}`,
-      { ...options, reasonCode: code },
-    );
-    this.topicFilters = options.topicFilters;
-    this.reasonCodes = options.reasonCodes;
-    this.properties = options.properties;
+    super("to unsubscribe from", options);
   }
 }
 

@@ -5,75 +5,22 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { connect, type Message } from "../../mod.ts";
 import { startMosquitto } from "../../testing/mosquitto.ts";
+import { type ChildScript, haveMosquitto, killed, spawnScript } from "../testdata/child_script.ts";
 
-const HAVE_MOSQUITTO =
-  ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto"]
-    .some((path) => existsSync(path)) ||
-  spawnSync("sh", ["-c", "command -v mosquitto"]).status === 0;
-if (!HAVE_MOSQUITTO) {
-  console.warn(
-    "file_store_kill_test: mosquitto is not installed, skipping (apt-get install mosquitto)",
-  );
-}
-
+const HAVE_MOSQUITTO = haveMosquitto("file_store_kill_test");
 const CHILD = fileURLToPath(new URL("./testdata/durable_publisher.ts", import.meta.url));
 const WAIT = 20_000;
 
-/** Runs the child script with the runtime running this test. */
-function child(
-  args: string[],
-): { process: ChildProcess; lines: string[]; waitFor: (line: RegExp) => Promise<void> } {
-  const runtime = process.execPath;
-  const argv = "Bun" in globalThis
-    ? ["run", CHILD, ...args]
-    : ["run", "-A", "--no-check", CHILD, ...args];
-  const proc = spawn(runtime, argv, { stdio: ["ignore", "pipe", "pipe"] });
-  const lines: string[] = [];
-  let partial = "";
-  let errors = "";
-  const watchers: { line: RegExp; resolve: () => void }[] = [];
-  proc.stdout!.on("data", (chunk: Uint8Array) => {
-    partial += new TextDecoder().decode(chunk);
-    const parts = partial.split("\n");
-    partial = parts.pop()!;
-    for (const line of parts) {
-      lines.push(line);
-      for (const watcher of [...watchers]) {
-        if (watcher.line.test(line)) {
-          watchers.splice(watchers.indexOf(watcher), 1);
-          watcher.resolve();
-        }
-      }
-    }
-  });
-  proc.stderr!.on("data", (chunk: Uint8Array) => void (errors += new TextDecoder().decode(chunk)));
-  const waitFor = (line: RegExp) =>
-    new Promise<void>((resolve, reject) => {
-      if (lines.some((l) => line.test(l))) return resolve();
-      const timer = setTimeout(
-        () => reject(new Error(`child printed no ${line} within ${WAIT} ms; stderr: ${errors}`)),
-        WAIT,
-      );
-      watchers.push({ line, resolve: () => (clearTimeout(timer), resolve()) });
-    });
-  return { process: proc, lines, waitFor };
-}
-
-function killed(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    proc.once("exit", () => resolve());
-    proc.kill("SIGKILL");
-  });
+/** Runs the publisher script with the runtime running this test. */
+function child(args: string[]): ChildScript {
+  return spawnScript(CHILD, args, WAIT);
 }
 
 test(

@@ -14,14 +14,8 @@ import { FLOW_CONTROL_SCENARIOS } from "./flow_control.ts";
 import { MALFORMED_SCENARIOS } from "./malformed.ts";
 import { PUBLISH_SCENARIOS } from "./publish.ts";
 import { RETAINED_SCENARIOS } from "./retained.ts";
-import {
-  type Area,
-  type Scenario,
-  ScenarioContext,
-  ScenarioFailure,
-  ScenarioSkip,
-  type SuiteVersion,
-} from "./scenario.ts";
+import { runSuite } from "./_runner.ts";
+import { type Area, type Scenario, ScenarioContext, type SuiteVersion } from "./scenario.ts";
 import { SESSION_SCENARIOS } from "./sessions.ts";
 import { SHARED_SCENARIOS } from "./shared.ts";
 import { TOPIC_ALIAS_SCENARIOS } from "./topic_alias.ts";
@@ -250,84 +244,20 @@ export async function runBrokerConformance(
   url: string,
   options: BrokerConformanceOptions = {},
 ): Promise<ConformanceReport> {
-  const versions = options.versions ?? [4, 5];
-  for (const version of versions) {
-    if (version !== 4 && version !== 5) {
-      throw new RangeError(
-        `Cannot run the broker conformance suite as 'versions' must hold 4 or 5: current value is ${
-          JSON.stringify(version)
-        }`,
-      );
-    }
-  }
-  const timeoutMs = options.timeoutMs ?? 2_500;
-  const concurrency = Math.max(1, options.concurrency ?? 8);
-  const chosen = (options.scenarios ?? BROKER_SCENARIOS).filter((s) =>
-    versions.includes(s.version) && selects(options.only, s)
-  );
-  const runId = Math.random().toString(36).slice(2, 8);
-  const started = Date.now();
-  const results: ScenarioResult[] = new Array(chosen.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < chosen.length) {
-      const index = next++;
-      const result = await runOne(chosen[index]!, {
+  const report = await runSuite({
+    suite: "broker",
+    options,
+    scenarios: BROKER_SCENARIOS,
+    concurrency: 8,
+    context: (scenario, index, { runId, timeoutMs }) =>
+      new ScenarioContext({
         url,
-        version: chosen[index]!.version,
+        version: scenario.version,
         timeoutMs,
         runId,
         index,
         ...(options.tls === undefined ? {} : { tls: options.tls }),
-      });
-      const known = options.deviations?.find((d) =>
-        d.name === result.name && d.version === result.version
-      );
-      if (result.outcome === "fail" && known !== undefined) result.deviation = known.why;
-      results[index] = result;
-      options.onResult?.(result);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, chosen.length) }, worker));
-  return {
-    url,
-    startedAt: new Date(started).toISOString(),
-    durationMs: Date.now() - started,
-    results,
-    summary: summarize(results),
-  };
-}
-
-async function runOne(
-  scenario: Scenario,
-  options: ConstructorParameters<typeof ScenarioContext>[0],
-): Promise<ScenarioResult> {
-  const ctx = new ScenarioContext(options);
-  const started = Date.now();
-  const limit = options.timeoutMs * 4 + (scenario.extraMs ?? 0);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ScenarioFailure(`the scenario did not finish within ${limit} ms`)),
-      limit,
-    );
+      }),
   });
-  let outcome: Outcome = "pass";
-  let detail = "";
-  try {
-    await Promise.race([scenario.run(ctx), deadline]);
-  } catch (error) {
-    if (error instanceof ScenarioSkip) {
-      outcome = "skip";
-      detail = error.message;
-    } else {
-      outcome = "fail";
-      detail = error instanceof Error ? error.message : String(error);
-    }
-  } finally {
-    clearTimeout(timer);
-    await ctx.cleanup();
-  }
-  const { name, id, title, area, version } = scenario;
-  return { name, id, title, area, version, outcome, detail, durationMs: Date.now() - started };
+  return { url, ...report };
 }

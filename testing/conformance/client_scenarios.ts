@@ -8,10 +8,16 @@
  * @module
  */
 
-import type { Packet, PublishPacket, SubscribePacket } from "../../lib/packet/types.ts";
+import type {
+  Packet,
+  Properties,
+  PublishPacket,
+  QoS,
+  SubscribePacket,
+} from "../../lib/packet/types.ts";
 import { withBroker } from "../with_broker.ts";
 import { describePacket, type RawClient } from "./_raw_client.ts";
-import type { ClientScenario, ClientScenarioContext } from "./client_scenario.ts";
+import type { ClientScenario, ClientScenarioContext, ClientUnderTest } from "./client_scenario.ts";
 import type { Area, SuiteVersion } from "./scenario.ts";
 
 /**
@@ -86,6 +92,33 @@ async function grantSubscribe(
   return subscribe;
 }
 
+/**
+ * Subscribes the client under test to `filter`, grants every filter at `options.qos` and
+ * waits for the subscribe to settle. Returns the SUBSCRIBE the client sent.
+ */
+async function subscribeGranted(
+  ctx: ClientScenarioContext,
+  { client, server }: Pick<ClientUnderTest, "client" | "server">,
+  filter: string,
+  options: { qos: QoS; subscriptionIdentifier?: number },
+): Promise<SubscribePacket> {
+  const subscribing = client.subscribe(filter, options);
+  const subscribe = await grantSubscribe(ctx, server, options.qos);
+  await ctx.settle(subscribing, "The subscribe");
+  return subscribe;
+}
+
+/** Waits for `promise` to settle; fails the scenario with "`failure`: error" if it rejected. */
+async function settleOk(
+  ctx: ClientScenarioContext,
+  promise: Promise<unknown>,
+  what: string,
+  failure: string,
+): Promise<void> {
+  const { error } = await ctx.settle(promise, what);
+  ctx.check(error === undefined, `${failure}: ${error}`);
+}
+
 const RESEND_PUBLISH = defineClientScenario({
   name: "publish.resend-dup",
   ids: { 4: "MQTT-4.4.0-1", 5: "MQTT-4.4.0-1" },
@@ -111,8 +144,7 @@ const RESEND_PUBLISH = defineClientScenario({
     );
     ctx.check(resent.dup, `The re-sent PUBLISH has DUP=0: ${describePacket(resent)}`);
     await again.send({ type: "puback", packetId: resent.packetId!, ...ok(ctx.version) });
-    const { error } = await ctx.settle(publishing, "The publish");
-    ctx.check(error === undefined, `The publish failed after PUBACK: ${error}`);
+    await settleOk(ctx, publishing, "The publish", "The publish failed after PUBACK");
   },
 });
 
@@ -140,8 +172,7 @@ const RESEND_PUBREL = defineClientScenario({
       `Sent ${describePacket(next)} instead of PUBREL for packet id ${publish.packetId}`,
     );
     await again.send({ type: "pubcomp", packetId: publish.packetId!, ...ok(ctx.version) });
-    const { error } = await ctx.settle(publishing, "The publish");
-    ctx.check(error === undefined, `The publish failed after PUBCOMP: ${error}`);
+    await settleOk(ctx, publishing, "The publish", "The publish failed after PUBCOMP");
   },
 });
 
@@ -152,10 +183,9 @@ const QOS2_ONCE = defineClientScenario({
     "A QoS 2 PUBLISH re-sent with DUP=1 before PUBREL is acknowledged again and delivered once",
   area: "publish",
   async run(ctx) {
-    const { client, server, messages } = await ctx.connect();
-    const subscribing = client.subscribe("cc/once", { qos: 2 });
-    await grantSubscribe(ctx, server, 2);
-    await ctx.settle(subscribing, "The subscribe");
+    const connected = await ctx.connect();
+    const { server, messages } = connected;
+    await subscribeGranted(ctx, connected, "cc/once", { qos: 2 });
     const publish: PublishPacket = {
       type: "publish",
       topic: "cc/once",
@@ -183,12 +213,11 @@ const TOPIC_ALIAS = defineClientScenario({
   title: "A topic alias the server sets is resolved in a later alias-only PUBLISH",
   area: "topic-alias",
   async run(ctx) {
-    const { client, server, connect, messages } = await ctx.connect({ topicAliasMaximum: 10 });
+    const connected = await ctx.connect({ topicAliasMaximum: 10 });
+    const { server, connect, messages } = connected;
     const maximum = connect.properties?.topicAliasMaximum ?? 0;
     if (maximum === 0) ctx.skip("not supported: the client announces no Topic Alias Maximum");
-    const subscribing = client.subscribe("cc/alias/#", { qos: 0 });
-    await grantSubscribe(ctx, server, 0);
-    await ctx.settle(subscribing, "The subscribe");
+    await subscribeGranted(ctx, connected, "cc/alias/#", { qos: 0 });
     const base = { type: "publish", qos: 0, retain: false, dup: false } as const;
     await server.send({
       ...base,
@@ -239,8 +268,7 @@ const RECEIVE_MAXIMUM = defineClientScenario({
         await server.send({ type: "puback", packetId, reasonCode: 0 });
       }
     }
-    const results = await ctx.settle(Promise.all(publishing), "The publishes");
-    ctx.check(results.error === undefined, `A publish failed: ${results.error}`);
+    await settleOk(ctx, Promise.all(publishing), "The publishes", "A publish failed");
   },
 });
 
@@ -271,8 +299,7 @@ const MAXIMUM_PACKET_SIZE = defineClientScenario({
       }-byte payload past Maximum Packet Size 128`,
     );
     await server.send({ type: "puback", packetId: fits.packetId!, reasonCode: 0 });
-    const { error } = await ctx.settle(small, "The small publish");
-    ctx.check(error === undefined, `The small publish failed: ${error}`);
+    await settleOk(ctx, small, "The small publish", "The small publish failed");
   },
 });
 
@@ -410,8 +437,7 @@ const UNIQUE_IDS = defineClientScenario({
         await server.send({ type: "pubcomp", packetId: packet.packetId!, ...ok(ctx.version) });
       }
     }
-    const { error } = await ctx.settle(Promise.all(pending), "The publishes");
-    ctx.check(error === undefined, `A publish or subscribe failed: ${error}`);
+    await settleOk(ctx, Promise.all(pending), "The publishes", "A publish or subscribe failed");
   },
 });
 
@@ -432,23 +458,44 @@ async function publishOrRefusal(
   return server.pending.find((p): p is PublishPacket => isPublish(p, topic));
 }
 
+/**
+ * Connects with `connackProperties` announcing a server limit, publishes `payload` to
+ * `topic` with `options`, and checks that the client either refused the publish or sent
+ * a PUBLISH that `honours` the limit; a QoS 1 PUBLISH sent is acknowledged.
+ */
+async function checkLimitHonoured(
+  ctx: ClientScenarioContext,
+  connackProperties: Properties,
+  topic: string,
+  options: { qos: QoS; retain?: boolean },
+  honours: (sent: PublishPacket) => boolean,
+): Promise<void> {
+  const { client, server } = await ctx.connect({ connackProperties });
+  const publishing = client.publish(topic, bytes("limited"), options);
+  publishing.catch(() => {});
+  const sent = await publishOrRefusal(ctx, server, topic, publishing);
+  ctx.check(
+    sent === undefined || honours(sent),
+    sent === undefined ? "" : `Sent ${describePacket(sent)}`,
+  );
+  if (sent?.qos === 1) {
+    await server.send({ type: "puback", packetId: sent.packetId!, reasonCode: 0 });
+  }
+}
+
 const MAXIMUM_QOS = defineClientScenario({
   name: "publish.maximum-qos",
   ids: { 5: "MQTT-3.2.2-11" },
   title: "With Maximum QoS 1 in CONNACK no QoS 2 PUBLISH is sent",
   area: "publish",
   async run(ctx) {
-    const { client, server } = await ctx.connect({ connackProperties: { maximumQoS: 1 } });
-    const publishing = client.publish("cc/maxqos", bytes("q2"), { qos: 2 });
-    publishing.catch(() => {});
-    const sent = await publishOrRefusal(ctx, server, "cc/maxqos", publishing);
-    ctx.check(
-      sent === undefined || sent.qos <= 1,
-      sent === undefined ? "" : `Sent ${describePacket(sent)}`,
+    await checkLimitHonoured(
+      ctx,
+      { maximumQoS: 1 },
+      "cc/maxqos",
+      { qos: 2 },
+      (sent) => sent.qos <= 1,
     );
-    if (sent?.qos === 1) {
-      await server.send({ type: "puback", packetId: sent.packetId!, reasonCode: 0 });
-    }
   },
 });
 
@@ -458,17 +505,13 @@ const RETAIN_AVAILABLE = defineClientScenario({
   title: "With Retain Available 0 in CONNACK no PUBLISH with RETAIN=1 is sent",
   area: "retained",
   async run(ctx) {
-    const { client, server } = await ctx.connect({ connackProperties: { retainAvailable: 0 } });
-    const publishing = client.publish("cc/retain", bytes("kept?"), { qos: 1, retain: true });
-    publishing.catch(() => {});
-    const sent = await publishOrRefusal(ctx, server, "cc/retain", publishing);
-    ctx.check(
-      sent === undefined || !sent.retain,
-      sent === undefined ? "" : `Sent ${describePacket(sent)}`,
+    await checkLimitHonoured(
+      ctx,
+      { retainAvailable: 0 },
+      "cc/retain",
+      { qos: 1, retain: true },
+      (sent) => !sent.retain,
     );
-    if (sent !== undefined) {
-      await server.send({ type: "puback", packetId: sent.packetId!, reasonCode: 0 });
-    }
   },
 });
 
@@ -478,10 +521,12 @@ const SUBSCRIPTION_IDENTIFIER = defineClientScenario({
   title: "The Subscription Identifier of a PUBLISH reaches the application",
   area: "publish",
   async run(ctx) {
-    const { client, server, messages } = await ctx.connect();
-    const subscribing = client.subscribe("cc/subid", { qos: 0, subscriptionIdentifier: 9 });
-    const subscribe = await grantSubscribe(ctx, server, 0);
-    await ctx.settle(subscribing, "The subscribe");
+    const connected = await ctx.connect();
+    const { server, messages } = connected;
+    const subscribe = await subscribeGranted(ctx, connected, "cc/subid", {
+      qos: 0,
+      subscriptionIdentifier: 9,
+    });
     const identifiers = subscribe.properties?.subscriptionIdentifiers ?? [];
     if (identifiers.length === 0) {
       ctx.skip("not supported: the client sent no Subscription Identifier");
@@ -516,11 +561,12 @@ const STRICT_BROKER = defineClientScenario({
     const { client, messages } = await ctx.connectTo(broker.url, { keepalive: 30 });
     await ctx.settle(client.subscribe("cc/strict/#", { qos: 2 }), "The subscribe");
     for (const qos of [0, 1, 2] as const) {
-      const { error } = await ctx.settle(
+      await settleOk(
+        ctx,
         client.publish(`cc/strict/${qos}`, bytes(`qos ${qos}`), { qos }),
         `The QoS ${qos} publish`,
+        `The QoS ${qos} publish failed`,
       );
-      ctx.check(error === undefined, `The QoS ${qos} publish failed: ${error}`);
     }
     await ctx.until(() => messages.length >= 3, `Received ${messages.length} of 3 messages`);
     await ctx.settle(client.disconnect(), "The disconnect");

@@ -8,18 +8,13 @@
  * @module
  */
 
-import {
-  type ConformanceReport,
-  type Outcome,
-  type ScenarioResult,
-  selects,
-  summarize,
-} from "./broker_suite.ts";
+import type { ConformanceReport, ScenarioResult } from "./broker_suite.ts";
+import { runSuite } from "./_runner.ts";
 import type { ClientAdapter } from "./client_adapter.ts";
 import { type ClientScenario, ClientScenarioContext } from "./client_scenario.ts";
 import { CLIENT_SCENARIOS } from "./client_scenarios.ts";
 import type { Deviation } from "./mosquitto_deviations.ts";
-import { ScenarioFailure, ScenarioSkip, type SuiteVersion } from "./scenario.ts";
+import type { SuiteVersion } from "./scenario.ts";
 
 /**
  * Options of {@link runClientConformance}.
@@ -67,87 +62,13 @@ export async function runClientConformance(
   adapter: ClientAdapter,
   options: ClientConformanceOptions = {},
 ): Promise<ConformanceReport> {
-  const versions = options.versions ?? [4, 5];
-  for (const version of versions) {
-    if (version !== 4 && version !== 5) {
-      throw new RangeError(
-        `Cannot run the client conformance suite as 'versions' must hold 4 or 5: current value is ${
-          JSON.stringify(version)
-        }`,
-      );
-    }
-  }
-  const timeoutMs = options.timeoutMs ?? 2_500;
-  const concurrency = Math.max(1, options.concurrency ?? 4);
-  const chosen = (options.scenarios ?? CLIENT_SCENARIOS).filter((s) =>
-    versions.includes(s.version) && selects(options.only, s)
-  );
-  const runId = Math.random().toString(36).slice(2, 8);
-  const started = Date.now();
-  const results: ScenarioResult[] = new Array(chosen.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < chosen.length) {
-      const index = next++;
-      const scenario = chosen[index]!;
-      const result = await runOne(
-        scenario,
-        new ClientScenarioContext({
-          adapter,
-          version: scenario.version,
-          timeoutMs,
-          runId,
-          index,
-        }),
-      );
-      const known = options.deviations?.find((d) =>
-        d.name === result.name && d.version === result.version
-      );
-      if (result.outcome === "fail" && known !== undefined) result.deviation = known.why;
-      results[index] = result;
-      options.onResult?.(result);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, chosen.length) }, worker));
-  return {
-    url: `client ${adapter.name}`,
+  const report = await runSuite({
     suite: "client",
-    startedAt: new Date(started).toISOString(),
-    durationMs: Date.now() - started,
-    results,
-    summary: summarize(results),
-  };
-}
-
-async function runOne(
-  scenario: ClientScenario,
-  ctx: ClientScenarioContext,
-): Promise<ScenarioResult> {
-  const started = Date.now();
-  const limit = ctx.timeoutMs * 4 + (scenario.extraMs ?? 0);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ScenarioFailure(`the scenario did not finish within ${limit} ms`)),
-      limit,
-    );
+    options,
+    scenarios: CLIENT_SCENARIOS,
+    concurrency: 4,
+    context: (scenario, index, { runId, timeoutMs }) =>
+      new ClientScenarioContext({ adapter, version: scenario.version, timeoutMs, runId, index }),
   });
-  let outcome: Outcome = "pass";
-  let detail = "";
-  try {
-    await Promise.race([scenario.run(ctx), deadline]);
-  } catch (error) {
-    if (error instanceof ScenarioSkip) {
-      outcome = "skip";
-      detail = error.message;
-    } else {
-      outcome = "fail";
-      detail = error instanceof Error ? error.message : String(error);
-    }
-  } finally {
-    clearTimeout(timer);
-    await ctx.cleanup();
-  }
-  const { name, id, title, area, version } = scenario;
-  return { name, id, title, area, version, outcome, detail, durationMs: Date.now() - started };
+  return { url: `client ${adapter.name}`, suite: "client", ...report };
 }

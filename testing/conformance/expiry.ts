@@ -6,7 +6,14 @@
  */
 
 import { describePacket } from "./_raw_client.ts";
-import { defineScenario, type Scenario, type ScenarioContext, text } from "./scenario.ts";
+import type { PublishPacket } from "../../lib/packet/types.ts";
+import {
+  type Connected,
+  defineScenario,
+  type Scenario,
+  type ScenarioContext,
+  text,
+} from "./scenario.ts";
 
 /** Seconds-granular brokers need a little more than the interval itself. */
 const PAST_ONE_SECOND_MS = 2_200;
@@ -20,6 +27,27 @@ async function offline(ctx: ScenarioContext, topic: string): Promise<string> {
   await client.send({ type: "disconnect", reasonCode: 0 });
   await ctx.expectClosed(client, "DISCONNECT");
   return clientId;
+}
+
+/**
+ * Queues messages for an {@link offline} session: `publish` sends them to its topic from
+ * another client. Past one second later the session's client comes back; returns the
+ * first message it receives.
+ */
+async function firstAfterWaiting(
+  ctx: ScenarioContext,
+  publish: (pub: Connected, topic: string) => Promise<void>,
+): Promise<PublishPacket> {
+  const topic = ctx.topic();
+  const clientId = await offline(ctx, topic);
+  await publish(await ctx.connect(), topic);
+  await ctx.sleep(PAST_ONE_SECOND_MS);
+  const client = await ctx.connect({
+    clientId,
+    clean: false,
+    properties: { sessionExpiryInterval: 60 },
+  });
+  return await ctx.receive(client);
 }
 
 /**
@@ -40,21 +68,13 @@ export const EXPIRY_SCENARIOS: Scenario[] = [
     area: "expiry",
     extraMs: PAST_ONE_SECOND_MS,
     async run(ctx) {
-      const topic = ctx.topic();
-      const clientId = await offline(ctx, topic);
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "expires", {
-        qos: 1,
-        properties: { messageExpiryInterval: 1 },
+      const first = await firstAfterWaiting(ctx, async (pub, topic) => {
+        await ctx.publish(pub, topic, "expires", {
+          qos: 1,
+          properties: { messageExpiryInterval: 1 },
+        });
+        await ctx.publish(pub, topic, "stays", { qos: 1 });
       });
-      await ctx.publish(pub, topic, "stays", { qos: 1 });
-      await ctx.sleep(PAST_ONE_SECOND_MS);
-      const client = await ctx.connect({
-        clientId,
-        clean: false,
-        properties: { sessionExpiryInterval: 60 },
-      });
-      const first = await ctx.receive(client);
       ctx.check(
         text(first.payload) === "stays",
         `delivered an expired message: ${describePacket(first)}`,
@@ -68,17 +88,12 @@ export const EXPIRY_SCENARIOS: Scenario[] = [
     area: "expiry",
     extraMs: PAST_ONE_SECOND_MS,
     async run(ctx) {
-      const topic = ctx.topic();
-      const clientId = await offline(ctx, topic);
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "ages", { qos: 1, properties: { messageExpiryInterval: 60 } });
-      await ctx.sleep(PAST_ONE_SECOND_MS);
-      const client = await ctx.connect({
-        clientId,
-        clean: false,
-        properties: { sessionExpiryInterval: 60 },
+      const message = await firstAfterWaiting(ctx, async (pub, topic) => {
+        await ctx.publish(pub, topic, "ages", {
+          qos: 1,
+          properties: { messageExpiryInterval: 60 },
+        });
       });
-      const message = await ctx.receive(client);
       const left = message.properties?.messageExpiryInterval;
       ctx.check(
         left !== undefined && left < 60 && left >= 50,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { relay } from "./_flows.ts";
 import { describePacket } from "./_raw_client.ts";
 import { defineScenario, type Scenario, text } from "./scenario.ts";
 
@@ -61,12 +62,7 @@ export const PUBLISH_SCENARIOS: Scenario[] = [
     title: "A QoS 0 message reaches a subscriber at QoS 0, payload unchanged",
     area: "publish",
     async run(ctx) {
-      const topic = ctx.topic();
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 2 });
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "hello", { qos: 0 });
-      const message = await ctx.receive(sub);
+      const { topic, message } = await relay(ctx, { qos: 2 }, "hello", { qos: 0 });
       ctx.check(
         message.topic === topic && text(message.payload) === "hello",
         describePacket(message),
@@ -81,12 +77,7 @@ export const PUBLISH_SCENARIOS: Scenario[] = [
     title: "A QoS 1 PUBLISH is answered with PUBACK of its packet id and delivered at QoS 1",
     area: "publish",
     async run(ctx) {
-      const topic = ctx.topic();
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 1 });
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "one", { qos: 1 });
-      const message = await ctx.receive(sub);
+      const { sub, message } = await relay(ctx, { qos: 1 }, "one", { qos: 1 });
       ctx.check(message.qos === 1 && message.packetId !== undefined, describePacket(message));
       await ctx.ack(sub, message);
     },
@@ -97,12 +88,7 @@ export const PUBLISH_SCENARIOS: Scenario[] = [
     title: "A QoS 2 PUBLISH completes PUBREC / PUBREL / PUBCOMP and is delivered at QoS 2",
     area: "publish",
     async run(ctx) {
-      const topic = ctx.topic();
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 2 });
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "two", { qos: 2 });
-      const message = await ctx.receive(sub);
+      const { sub, message } = await relay(ctx, { qos: 2 }, "two", { qos: 2 });
       ctx.check(message.qos === 2, `delivered at QoS ${message.qos}`);
       await ctx.ack(sub, message);
     },
@@ -184,12 +170,7 @@ export const PUBLISH_SCENARIOS: Scenario[] = [
     title: "The DUP flag of an incoming PUBLISH is not copied to the first delivery",
     area: "publish",
     async run(ctx) {
-      const topic = ctx.topic();
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 1 });
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "dup", { qos: 1, dup: true });
-      const message = await ctx.receive(sub);
+      const { sub, message } = await relay(ctx, { qos: 1 }, "dup", { qos: 1, dup: true });
       ctx.check(!message.dup, "the first delivery carries DUP 1");
       await ctx.ack(sub, message);
     },
@@ -269,11 +250,7 @@ export const PUBLISH_SCENARIOS: Scenario[] = [
       "Response Topic, Correlation Data, Content Type and Payload Format Indicator are forwarded unaltered",
     area: "publish",
     async run(ctx) {
-      const topic = ctx.topic();
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 1 });
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "{}", {
+      const { message } = await relay(ctx, { qos: 1 }, "{}", {
         qos: 1,
         properties: {
           responseTopic: ctx.topic("reply"),
@@ -282,7 +259,6 @@ export const PUBLISH_SCENARIOS: Scenario[] = [
           payloadFormatIndicator: 1,
         },
       });
-      const message = await ctx.receive(sub);
       const p = message.properties ?? {};
       ctx.check(p.responseTopic === ctx.topic("reply"), `Response Topic: ${p.responseTopic}`);
       ctx.check(
@@ -302,13 +278,8 @@ export const PUBLISH_SCENARIOS: Scenario[] = [
     title: "User Properties are forwarded unaltered and in order, repeats included",
     area: "publish",
     async run(ctx) {
-      const topic = ctx.topic();
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic);
-      const pub = await ctx.connect();
       const userProperties: [string, string][] = [["b", "1"], ["a", "2"], ["b", "3"], ["é", "ü"]];
-      await ctx.publish(pub, topic, "x", { properties: { userProperties } });
-      const message = await ctx.receive(sub);
+      const { message } = await relay(ctx, { qos: 0 }, "x", { properties: { userProperties } });
       const got = JSON.stringify(message.properties?.userProperties ?? []);
       ctx.check(got === JSON.stringify(userProperties), `User Properties: ${got}`);
     },

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { relay, subscribeAfterRetained } from "./_flows.ts";
 import { describePacket } from "./_raw_client.ts";
 import { defineScenario, type Scenario, text } from "./scenario.ts";
 
@@ -26,12 +27,7 @@ export const RETAINED_SCENARIOS: Scenario[] = [
     title: "A new subscription gets the retained message, with RETAIN 1",
     area: "retained",
     async run(ctx) {
-      const topic = ctx.topic();
-      ctx.clearRetainedAfter(topic);
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "kept", { qos: 1, retain: true });
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 1 });
+      const { sub } = await subscribeAfterRetained(ctx, ["kept"], { qos: 1 });
       const message = await ctx.receive(sub, "the retained message");
       ctx.check(text(message.payload) === "kept", describePacket(message));
       ctx.check(message.retain, "RETAIN is 0 on a message sent for a new subscription");
@@ -62,13 +58,7 @@ export const RETAINED_SCENARIOS: Scenario[] = [
     title: "A retained message sent to an established subscription has RETAIN 0",
     area: "retained",
     async run(ctx) {
-      const topic = ctx.topic();
-      ctx.clearRetainedAfter(topic);
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 1 });
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "live", { qos: 1, retain: true });
-      const message = await ctx.receive(sub);
+      const { message } = await relay(ctx, { qos: 1 }, "live", { qos: 1, retain: true });
       ctx.check(!message.retain, "RETAIN is 1 on a delivery to an established subscription");
     },
   }),
@@ -78,13 +68,7 @@ export const RETAINED_SCENARIOS: Scenario[] = [
     title: "A new retained message replaces the previous one on its topic",
     area: "retained",
     async run(ctx) {
-      const topic = ctx.topic();
-      ctx.clearRetainedAfter(topic);
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "old", { qos: 1, retain: true });
-      await ctx.publish(pub, topic, "new", { qos: 1, retain: true });
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 1 });
+      const { sub } = await subscribeAfterRetained(ctx, ["old", "new"], { qos: 1 });
       const message = await ctx.receive(sub);
       ctx.check(text(message.payload) === "new", `retained payload is "${text(message.payload)}"`);
       await ctx.ack(sub, message);
@@ -97,13 +81,8 @@ export const RETAINED_SCENARIOS: Scenario[] = [
     title: "A retained message with an empty payload removes the retained message",
     area: "retained",
     async run(ctx) {
-      const topic = ctx.topic();
-      ctx.clearRetainedAfter(topic);
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "soon gone", { qos: 1, retain: true });
-      await ctx.publish(pub, topic, new Uint8Array(0), { qos: 1, retain: true });
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 1 });
+      const publications = ["soon gone", new Uint8Array(0)];
+      const { sub } = await subscribeAfterRetained(ctx, publications, { qos: 1 });
       await ctx.expectQuiet(sub, "a retained message after it was removed");
     },
   }),
@@ -113,13 +92,8 @@ export const RETAINED_SCENARIOS: Scenario[] = [
     title: "A PUBLISH with RETAIN 0 neither stores nor replaces the retained message",
     area: "retained",
     async run(ctx) {
-      const topic = ctx.topic();
-      ctx.clearRetainedAfter(topic);
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "retained", { qos: 1, retain: true });
-      await ctx.publish(pub, topic, "not retained", { qos: 1, retain: false });
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, topic, { qos: 1 });
+      const publications = ["retained", { payload: "not retained", retain: false }];
+      const { sub } = await subscribeAfterRetained(ctx, publications, { qos: 1 });
       const message = await ctx.receive(sub);
       ctx.check(text(message.payload) === "retained", `got "${text(message.payload)}"`);
     },
@@ -130,13 +104,9 @@ export const RETAINED_SCENARIOS: Scenario[] = [
     title: "Retain Handling 1 sends retained messages only when the subscription is new",
     area: "retained",
     async run(ctx) {
-      const topic = ctx.topic();
-      ctx.clearRetainedAfter(topic);
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "r", { qos: 1, retain: true });
-      const sub = await ctx.connect();
-      const subscription = { topicFilter: topic, qos: 1 as const, retainHandling: 1 as const };
-      await ctx.subscribeOk(sub, subscription);
+      const handling1 = { qos: 1, retainHandling: 1 } as const;
+      const { topic, sub } = await subscribeAfterRetained(ctx, ["r"], handling1);
+      const subscription = { topicFilter: topic, ...handling1 };
       const first = await ctx.receive(sub, "the retained message for a new subscription");
       await ctx.ack(sub, first);
       await ctx.subscribeOk(sub, subscription);
@@ -149,12 +119,7 @@ export const RETAINED_SCENARIOS: Scenario[] = [
     title: "Retain Handling 2 sends no retained messages on subscribe",
     area: "retained",
     async run(ctx) {
-      const topic = ctx.topic();
-      ctx.clearRetainedAfter(topic);
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "r", { qos: 1, retain: true });
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, { topicFilter: topic, qos: 1, retainHandling: 2 });
+      const { sub } = await subscribeAfterRetained(ctx, ["r"], { qos: 1, retainHandling: 2 });
       await ctx.expectQuiet(sub, "retained message sent despite Retain Handling 2");
     },
   }),
@@ -164,13 +129,10 @@ export const RETAINED_SCENARIOS: Scenario[] = [
     title: "Retain As Published keeps RETAIN 1 on deliveries to an established subscription",
     area: "retained",
     async run(ctx) {
-      const topic = ctx.topic();
-      ctx.clearRetainedAfter(topic);
-      const sub = await ctx.connect();
-      await ctx.subscribeOk(sub, { topicFilter: topic, qos: 1, retainAsPublished: true });
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "r", { qos: 1, retain: true });
-      const message = await ctx.receive(sub);
+      const { message } = await relay(ctx, { qos: 1, retainAsPublished: true }, "r", {
+        qos: 1,
+        retain: true,
+      });
       ctx.check(message.retain, "RETAIN is 0 despite Retain As Published");
     },
   }),

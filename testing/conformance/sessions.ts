@@ -42,6 +42,21 @@ async function offlineSubscriber(ctx: ScenarioContext, topic: string, qos: 1 | 2
 }
 
 /**
+ * Connects a persistent session subscribed to a fresh topic at `qos`, publishes `payload`
+ * there at `qos` from another client and takes the delivery (not acknowledged).
+ */
+async function persistentDelivery(ctx: ScenarioContext, payload: string, qos: 1 | 2) {
+  const topic = ctx.topic();
+  const clientId = ctx.clientId();
+  ctx.endSessionAfter(clientId);
+  const client = await ctx.connect(persistent(ctx, clientId, false));
+  await ctx.subscribeOk(client, topic, { qos });
+  const pub = await ctx.connect();
+  await ctx.publish(pub, topic, payload, { qos });
+  return { clientId, client, message: await ctx.receive(client) };
+}
+
+/**
  * The "sessions" scenarios.
  *
  * @example List them
@@ -129,14 +144,11 @@ export const SESSION_SCENARIOS: Scenario[] = [
     title: "An unacknowledged QoS 1 PUBLISH is re-sent on reconnect, same packet id, DUP 1",
     area: "sessions",
     async run(ctx) {
-      const topic = ctx.topic();
-      const clientId = ctx.clientId();
-      ctx.endSessionAfter(clientId);
-      const client = await ctx.connect(persistent(ctx, clientId, false));
-      await ctx.subscribeOk(client, topic, { qos: 1 });
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "ack me later", { qos: 1 });
-      const first = await ctx.receive(client);
+      const { clientId, client, message: first } = await persistentDelivery(
+        ctx,
+        "ack me later",
+        1,
+      );
       await client.close();
       const again = await ctx.connect(persistent(ctx, clientId, true));
       const resent = await ctx.receive(again, "the unacknowledged PUBLISH again");
@@ -154,14 +166,7 @@ export const SESSION_SCENARIOS: Scenario[] = [
     title: "An unacknowledged PUBREL is re-sent on reconnect with the same packet id",
     area: "sessions",
     async run(ctx) {
-      const topic = ctx.topic();
-      const clientId = ctx.clientId();
-      ctx.endSessionAfter(clientId);
-      const client = await ctx.connect(persistent(ctx, clientId, false));
-      await ctx.subscribeOk(client, topic, { qos: 2 });
-      const pub = await ctx.connect();
-      await ctx.publish(pub, topic, "exactly once", { qos: 2 });
-      const message = await ctx.receive(client);
+      const { clientId, client, message } = await persistentDelivery(ctx, "exactly once", 2);
       const packetId = message.packetId!;
       await client.send({
         type: "pubrec",

@@ -17,6 +17,28 @@ async function observer(ctx: ScenarioContext) {
 }
 
 /**
+ * An {@link observer}, then a client whose QoS 1 Will Message `payload` goes to the
+ * observed topic. With `delay` (seconds, MQTT 5), the Will Delay Interval: the client then
+ * has its own `clientId` (empty without `delay`) and a 30 s session, ended when the
+ * scenario ends.
+ */
+async function clientWithWill(ctx: ScenarioContext, payload: string, delay?: number) {
+  const { watcher, topic } = await observer(ctx);
+  const will = { topic, payload: utf8(payload), qos: 1 as const, retain: false };
+  if (delay === undefined) {
+    return { watcher, topic, clientId: "", client: await ctx.connect({ will }) };
+  }
+  const clientId = ctx.clientId();
+  ctx.endSessionAfter(clientId);
+  const client = await ctx.connect({
+    clientId,
+    properties: { sessionExpiryInterval: 30 },
+    will: { ...will, properties: { willDelayInterval: delay } },
+  });
+  return { watcher, topic, clientId, client };
+}
+
+/**
  * The "will" scenarios.
  *
  * @example List them
@@ -33,10 +55,7 @@ export const WILL_SCENARIOS: Scenario[] = [
     title: "The Will Message is published when the connection closes without DISCONNECT",
     area: "will",
     async run(ctx) {
-      const { watcher, topic } = await observer(ctx);
-      const client = await ctx.connect({
-        will: { topic, payload: utf8("gone"), qos: 1, retain: false },
-      });
+      const { watcher, topic, client } = await clientWithWill(ctx, "gone");
       await client.close();
       const will = await ctx.receive(watcher, "the Will Message");
       ctx.check(text(will.payload) === "gone" && will.topic === topic, describePacket(will));
@@ -48,10 +67,7 @@ export const WILL_SCENARIOS: Scenario[] = [
     title: "The Will Message is discarded when the client sends DISCONNECT (0x00)",
     area: "will",
     async run(ctx) {
-      const { watcher, topic } = await observer(ctx);
-      const client = await ctx.connect({
-        will: { topic, payload: utf8("should not be sent"), qos: 1, retain: false },
-      });
+      const { watcher, topic, client } = await clientWithWill(ctx, "should not be sent");
       await client.send({ type: "disconnect", ...(ctx.version === 5 ? { reasonCode: 0 } : {}) });
       await ctx.expectClosed(client, "DISCONNECT");
       const other = await ctx.connect();
@@ -71,10 +87,7 @@ export const WILL_SCENARIOS: Scenario[] = [
     title: "DISCONNECT with reason code 0x04 publishes the Will Message",
     area: "will",
     async run(ctx) {
-      const { watcher, topic } = await observer(ctx);
-      const client = await ctx.connect({
-        will: { topic, payload: utf8("asked for"), qos: 1, retain: false },
-      });
+      const { watcher, client } = await clientWithWill(ctx, "asked for");
       await client.send({ type: "disconnect", reasonCode: 0x04 });
       const will = await ctx.receive(watcher, "the Will Message after DISCONNECT 0x04");
       ctx.check(text(will.payload) === "asked for", describePacket(will));
@@ -111,20 +124,7 @@ export const WILL_SCENARIOS: Scenario[] = [
     area: "will",
     extraMs: 3_000,
     async run(ctx) {
-      const { watcher, topic } = await observer(ctx);
-      const clientId = ctx.clientId();
-      ctx.endSessionAfter(clientId);
-      const client = await ctx.connect({
-        clientId,
-        properties: { sessionExpiryInterval: 30 },
-        will: {
-          topic,
-          payload: utf8("delayed"),
-          qos: 1,
-          retain: false,
-          properties: { willDelayInterval: 2 },
-        },
-      });
+      const { watcher, clientId, client } = await clientWithWill(ctx, "delayed", 2);
       await client.close();
       await ctx.connect({ clientId, clean: false, properties: { sessionExpiryInterval: 30 } });
       await ctx.sleep(2_500);
@@ -142,20 +142,7 @@ export const WILL_SCENARIOS: Scenario[] = [
     area: "will",
     extraMs: 1_500,
     async run(ctx) {
-      const { watcher, topic } = await observer(ctx);
-      const clientId = ctx.clientId();
-      ctx.endSessionAfter(clientId);
-      const client = await ctx.connect({
-        clientId,
-        properties: { sessionExpiryInterval: 30 },
-        will: {
-          topic,
-          payload: utf8("late"),
-          qos: 1,
-          retain: false,
-          properties: { willDelayInterval: 1 },
-        },
-      });
+      const { watcher, client } = await clientWithWill(ctx, "late", 1);
       const closed = Date.now();
       await client.close();
       await ctx.expectQuiet(
