@@ -58,6 +58,7 @@ export {
   AcknowledgementError,
   ConnectionClosedError,
   ConnectionRefusedError,
+  FilterRequestError,
   KeepAliveTimeoutError,
   MqttError,
   type MqttErrorOptions,

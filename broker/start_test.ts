@@ -10,7 +10,7 @@ import { startBroker, type StartBrokerOptions } from "./start.ts";
 import { ManualClock } from "./scheduler.ts";
 import { bytes, publishPacket, RawClient, text } from "./_test_client.ts";
 import { generateTlsCerts } from "../testing/tls_certs.ts";
-import type { Packet, PublishPacket, QoS } from "../lib/packet/types.ts";
+import type { Packet, QoS } from "../lib/packet/types.ts";
 
 /** Sends a SUBSCRIBE to `topicFilter` (MQTT 5 default options) and waits for the SUBACK. */
 async function subscribeTo(client: RawClient, topicFilter: string, qos: QoS): Promise<void> {

@@ -8,6 +8,7 @@
 
 import type { AuthPacket, ConnackPacket, Packet, Properties, QoS } from "../packet/types.ts";
 import type { ServerLimits } from "./server_limits.ts";
+// deno-lint-ignore no-unused-vars -- named by the {@link ServerLimitError} in the JSDoc below
 import type { ServerLimitError } from "../errors.ts";
 
 /**

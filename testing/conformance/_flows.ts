@@ -6,7 +6,7 @@
  */
 
 import type { PublishPacket, Subscription } from "../../lib/packet/types.ts";
-import type { Connected, PublishOptions, ScenarioContext } from "./scenario.ts";
+import type { Connected, ScenarioContext, ScenarioPublishOptions } from "./scenario.ts";
 
 /**
  * The subscription of a flow, without its filter (the flow's topic): a maximum QoS and,
@@ -73,7 +73,7 @@ export async function relay(
   ctx: ScenarioContext,
   subscription: FlowSubscription,
   payload: string | Uint8Array,
-  options: PublishOptions = {},
+  options: ScenarioPublishOptions = {},
 ): Promise<Relayed> {
   const topic = ctx.topic();
   if (options.retain) ctx.clearRetainedAfter(topic);

@@ -55,9 +55,9 @@ export type {
   Connected,
   ConnectOptions,
   ContextOptions,
-  PublishOptions,
   Scenario,
   ScenarioDefinition,
+  ScenarioPublishOptions,
   SuiteVersion,
 } from "./scenario.ts";
 export { describePacket, RawClient } from "./_raw_client.ts";

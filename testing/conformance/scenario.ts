@@ -186,12 +186,12 @@ export interface Connected extends RawClient {
  * @example A retained QoS 1 message
  * ```ts
  * import assert from "node:assert/strict";
- * import type { PublishOptions } from "./scenario.ts";
- * const options: PublishOptions = { qos: 1, retain: true, properties: { contentType: "text/plain" } };
+ * import type { ScenarioPublishOptions } from "./scenario.ts";
+ * const options: ScenarioPublishOptions = { qos: 1, retain: true, properties: { contentType: "text/plain" } };
  * assert.equal(options.qos, 1);
  * ```
  */
-export interface PublishOptions {
+export interface ScenarioPublishOptions {
   /** Quality of service (default 0). */
   qos?: QoS;
   /** Retain flag. */
@@ -374,7 +374,7 @@ export class ScenarioContext {
     client: RawClient,
     topic: string,
     payload: string | Uint8Array,
-    options: PublishOptions = {},
+    options: ScenarioPublishOptions = {},
   ): Promise<number | undefined> {
     const qos = options.qos ?? 0;
     const packetId = qos > 0 ? client.packetId() : undefined;
