@@ -853,6 +853,8 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     this.#closed.promise.catch(() => {});
   }
 
+  #sessionPresent = false;
+
   /** Where the client stands. */
   get state(): ClientState {
     return this.#state;
@@ -866,6 +868,20 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
   /** The Client Identifier (the server's choice, when it assigned one). */
   get clientId(): string {
     return this.#session.clientId;
+  }
+
+  /**
+   * Whether the server resumed a stored session in the last CONNACK (Session Present).
+   * When false after `clean: false`, the server had no session: what it held is gone.
+   *
+   * @example Read it right after connecting
+   * ```ts ignore
+   * const client = await connect(url, { clientId: "worker", clean: false });
+   * if (!client.sessionPresent) console.log("fresh session: nothing was queued for us");
+   * ```
+   */
+  get sessionPresent(): boolean {
+    return this.#sessionPresent;
   }
 
   /** The protocol level in use. */
@@ -1926,6 +1942,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     this.#backoff.reset();
     if (this.#storeKey === "") this.#storeKey = action.clientId;
     this.#flushOffline = this.#offline.length > 0;
+    this.#sessionPresent = action.sessionPresent;
     this.#log("info", `Connected to ${conn.url.href}`, { sessionPresent: action.sessionPresent });
     this.#dispatch(
       new ConnectEvent({

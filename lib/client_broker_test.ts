@@ -46,6 +46,25 @@ describe("client against tern's broker (strict)", () => {
   for (const protocolVersion of [4, 5] as const) {
     const level = protocolVersion === 4 ? "MQTT 3.1.1" : "MQTT 5";
 
+    test(`[MQTT-3.2.2-2] [MQTT-3.2.2-3] ${level}: client.sessionPresent tells whether the session was resumed`, async () => {
+      const clientId = `resume-${protocolVersion}-${++counter}`;
+      const options = {
+        clientId,
+        protocolVersion,
+        clean: false,
+        sessionExpiryInterval: 60,
+        reconnect: false as const,
+      };
+      const first = await connect(broker.url, options);
+      assert.equal(first.sessionPresent, false);
+      await first.subscribe(`resume/${clientId}`, { qos: 1 });
+      await first.disconnect();
+      await using second = await connect(broker.url, options);
+      assert.equal(second.sessionPresent, true);
+      await using fresh = await connect(broker.url, { ...options, clean: true });
+      assert.equal(fresh.sessionPresent, false);
+    });
+
     test(`${level}: QoS 0, 1 and 2 both ways, retained, without a violation`, async () => {
       const base = `inrepo/${protocolVersion}/${++counter}`;
       await using a = await connect(broker.url, { clientId: `a-${base}`, protocolVersion });
