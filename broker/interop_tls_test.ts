@@ -1,8 +1,9 @@
 /**
  * The broker over TLS against independent clients: MQTT.js (npm `mqtt`) and Python
  * paho-mqtt with a generated certificate authority, and mutual TLS (a client
- * certificate required: Bun only, as Deno.listenTls cannot ask for one). Tests needing a
- * program that is not installed are skipped, saying why.
+ * certificate required: Bun only, as Deno.listenTls cannot ask for one), and secure
+ * WebSocket (wss://) with MQTT.js and paho. Tests needing a program that is not
+ * installed are skipped, saying why.
  */
 
 import { describe, test } from "node:test";
@@ -224,3 +225,92 @@ describe("Python paho-mqtt over TLS", { skip: pahoReason ?? false }, () => {
     }
   });
 });
+
+/** A broker with a secure WebSocket listener (wss://) and no other TLS listener. */
+function wssOptions(): StartBrokerOptions {
+  return {
+    port: 0,
+    ws: { port: 0, path: "/mqtt", tls: { cert: certs.serverCert, key: certs.serverKey } },
+  };
+}
+
+describe("secure WebSocket (wss)", () => {
+  test("the WebSocket URL says wss", async () => {
+    await using broker = await startBroker(wssOptions());
+    assert.equal(broker.wsUrl, `wss://${new URL(broker.wsUrl!).host}/mqtt`);
+    assert.equal(broker.tlsUrl, undefined);
+  });
+
+  for (const protocolVersion of [4, 5] as const) {
+    test(`MQTT.js QoS 1 round trip over wss (MQTT ${protocolVersion === 5 ? "5.0" : "3.1.1"})`, async () => {
+      await using broker = await startBroker(wssOptions());
+      // "localhost" so the certificate's DNS name is checked, not only its authority.
+      const url = `wss://localhost:${broker.wsPort}/mqtt`;
+      const options = { protocolVersion, ca: certs.ca, rejectUnauthorized: true };
+      const subscriber = await connectJs(url, { ...options, clientId: "wss-sub" });
+      const publisher = await connectJs(url, { ...options, clientId: "wss-pub" });
+      try {
+        await subscriber.subscribeAsync("wss/#", { qos: 1 });
+        const messages = collect(subscriber, 2);
+        await publisher.publishAsync("wss/a", "sealed socket", { qos: 1 });
+        await publisher.publishAsync("wss/b", "second", { qos: 1 });
+        const got = (await messages).map(([topic, payload, p]) => `${topic} ${payload} ${p.qos}`);
+        assert.deepEqual(got.sort(), ["wss/a sealed socket 1", "wss/b second 1"]);
+      } finally {
+        await subscriber.endAsync();
+        await publisher.endAsync();
+      }
+      assert.deepEqual(broker.violations, []);
+    });
+  }
+
+  test("MQTT.js that does not trust the broker's authority is refused over wss", async () => {
+    await using broker = await startBroker(wssOptions());
+    await assert.rejects(
+      connectJs(`wss://localhost:${broker.wsPort}/mqtt`, {
+        protocolVersion: 5,
+        clientId: "naive-wss",
+        rejectUnauthorized: true,
+      }),
+    );
+    assert.equal(broker.stats.clientsConnected, 0);
+  });
+
+  test("Python paho-mqtt over wss: MQTT 5 QoS 1 and 2", {
+    skip: pahoReason ?? false,
+  }, async () => {
+    const files = await certFiles();
+    try {
+      await using broker = await startBroker(wssOptions());
+      const output = await run(PYTHON, ["-c", PAHO_WSS, String(broker.wsPort), files.ca]);
+      assert.deepEqual(output.trim().split("\n"), ["paho/one first 1", "paho/two second 2"]);
+      assert.deepEqual(broker.violations, []);
+    } finally {
+      await rm(files.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const PAHO_WSS = `
+import sys, paho.mqtt.client as mqtt
+port, ca = int(sys.argv[1]), sys.argv[2]
+got = []
+def on_connect(client, userdata, flags, rc, properties=None):
+    client.subscribe("paho/#", qos=2)
+def on_subscribe(client, userdata, mid, granted, properties=None):
+    client.publish("paho/one", "first", qos=1)
+    client.publish("paho/two", "second", qos=2)
+def on_message(client, userdata, message):
+    got.append("%s %s %d" % (message.topic, message.payload.decode(), message.qos))
+    if len(got) == 2:
+        client.disconnect()
+client = mqtt.Client(client_id="paho-wss", protocol=mqtt.MQTTv5, transport="websockets")
+client.ws_set_options(path="/mqtt")
+client.tls_set(ca_certs=ca)
+client.on_connect = on_connect
+client.on_subscribe = on_subscribe
+client.on_message = on_message
+client.connect("localhost", port)
+client.loop_forever()
+print("\\n".join(sorted(got)))
+`;

@@ -1,13 +1,14 @@
 /**
  * MQTT 5 features and access control against independent clients over real sockets:
  * ACL denials seen by MQTT.js (3.1.1 and 5.0) and Mosquitto's command line clients, will
- * delay with MQTT.js, message expiry and topic aliases with MQTT.js v5, enhanced
+ * delay with MQTT.js and with Python paho-mqtt watched by mosquitto_sub, message expiry and topic aliases with MQTT.js v5, enhanced
  * authentication with MQTT.js, and `$SYS` topics read by mosquitto_sub.
  * Tests needing a program that is not installed are skipped, saying why.
  */
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import type mqtt from "mqtt";
 import { startBroker } from "./start.ts";
 import type { Authorize } from "./options.ts";
@@ -18,6 +19,8 @@ import {
   collect,
   connectJs,
   mosquittoClients,
+  pahoMissing as whyPahoMissing,
+  PYTHON,
   run,
   runProgram,
   start,
@@ -26,8 +29,9 @@ import {
 } from "./_interop.ts";
 
 const { sub, pub, missing: mosquittoMissing } = mosquittoClients();
-if (mosquittoMissing !== undefined) {
-  console.log(`interop_v5_test: skipping tests because ${mosquittoMissing}`);
+const pahoMissing = await whyPahoMissing();
+for (const reason of [mosquittoMissing, pahoMissing]) {
+  if (reason !== undefined) console.log(`interop_v5_test: skipping tests because ${reason}`);
 }
 
 /** Everyone may use "open/#"; nobody may publish or subscribe under "secret/". */
@@ -155,6 +159,131 @@ describe("will delay with MQTT.js v5", () => {
       await leaving.endAsync(true);
       await returning.endAsync(true);
       await watcher.endAsync();
+    }
+  });
+});
+
+/**
+ * A paho MQTT 5 client with a persistent session (expiry 60 s) and a will delayed by
+ * argv[3] seconds; prints "connected <session present>" once connected, and disconnects
+ * normally (no will) when a message arrives on "control/<client id>".
+ */
+const PAHO_WILL = `
+import sys, paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+port, client_id, delay = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+present = []
+def on_connect(client, userdata, flags, rc, properties=None):
+    present.append(flags["session present"])
+    client.subscribe("control/" + client_id, qos=1)
+def on_subscribe(client, userdata, mid, granted, properties=None):
+    print("connected %d" % present[-1], flush=True)
+def on_message(client, userdata, message):
+    client.disconnect()
+client = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+will = Properties(PacketTypes.WILLMESSAGE)
+will.WillDelayInterval = delay
+client.will_set("wills/" + client_id, "gone", qos=1, properties=will)
+session = Properties(PacketTypes.CONNECT)
+session.SessionExpiryInterval = 60
+client.on_connect = on_connect
+client.on_subscribe = on_subscribe
+client.on_message = on_message
+client.connect("127.0.0.1", port, clean_start=False, properties=session)
+client.loop_forever()
+`;
+
+/** Resolves with the time (Date.now()) `child` first prints text matching `pattern`. */
+function printed(child: ChildProcess, pattern: RegExp, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const timer = setTimeout(() => {
+      child.stdout!.off("data", onData);
+      reject(new Error(`Timed out waiting for ${what}; got: ${text}`));
+    }, TIMEOUT);
+    const onData = (chunk: unknown) => {
+      text += String(chunk);
+      if (pattern.test(text)) {
+        clearTimeout(timer);
+        child.stdout!.off("data", onData);
+        resolve(Date.now());
+      }
+    };
+    child.stdout!.on("data", onData);
+  });
+}
+
+describe("will delay with Python paho-mqtt v5 and mosquitto_sub", {
+  skip: pahoMissing ?? mosquittoMissing ?? false,
+}, () => {
+  /** mosquitto_sub (MQTT 5) printing the first message under wills/#. */
+  function watch(port: number): ReturnType<typeof start> {
+    return start(sub, [
+      ...["-V", "mqttv5", "-h", "127.0.0.1", "-p", String(port), "-i", "will-watcher"],
+      ...["-q", "1", "-t", "wills/#", "-C", "1", "-F", "%t %p"],
+    ]);
+  }
+
+  test("a killed client's will arrives after its 1 s delay, not before", async () => {
+    await using broker = await startBroker({ port: 0 });
+    const watcher = watch(broker.port);
+    const paho = start(PYTHON, ["-c", PAHO_WILL, String(broker.port), "paho-leaving", "1"]);
+    try {
+      await subscribed(broker, 1);
+      const willArrived = printed(watcher.child, /wills\/paho-leaving gone/, "the will");
+      await printed(paho.child, /connected 0/, "paho to connect");
+      paho.child.kill("SIGKILL");
+      const killed = Date.now();
+      await paho.output;
+      const elapsed = (await willArrived) - killed;
+      assert.ok(elapsed >= 900, `the will came ${elapsed} ms after the kill, before its delay`);
+      assert.equal((await watcher.output).trim(), "wills/paho-leaving gone");
+      assert.deepEqual(broker.violations, []);
+    } finally {
+      paho.child.kill("SIGKILL");
+      watcher.child.kill("SIGKILL");
+    }
+  });
+
+  test("a killed client back within its will delay resumes its session and no will arrives", async () => {
+    await using broker = await startBroker({ port: 0 });
+    const delay = 4; // seconds: enough for a second Python process to connect on a loaded machine
+    const watcher = watch(broker.port);
+    const args = ["-c", PAHO_WILL, String(broker.port), "paho-returning", String(delay)];
+    const first = start(PYTHON, args);
+    let second: ReturnType<typeof start> | undefined;
+    try {
+      await subscribed(broker, 1);
+      await printed(first.child, /connected 0/, "paho to connect");
+      first.child.kill("SIGKILL");
+      const killed = Date.now();
+      await first.output;
+      await eventually(
+        () => broker.broker.session("paho-returning")?.pendingWill !== undefined,
+        TIMEOUT,
+        "the delayed will of 'paho-returning'",
+      );
+      second = start(PYTHON, args);
+      const back = await printed(second.child, /connected 1/, "paho to reconnect with its session");
+      assert.ok(back - killed < delay * 1000, `paho took ${back - killed} ms to come back`);
+      assert.equal(broker.broker.session("paho-returning")?.pendingWill, undefined, "cancelled");
+      // Absence can only be shown by waiting: let the delay pass (with a margin), then a
+      // sentinel must be the first message the watcher sees.
+      const margin = killed + delay * 1000 + 500 - Date.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, margin)));
+      broker.broker.publish({ topic: "wills/sentinel", payload: "no will before me", qos: 1 });
+      assert.equal((await watcher.output).trim(), "wills/sentinel no will before me");
+      // A normal DISCONNECT: no will either.
+      broker.broker.publish({ topic: "control/paho-returning", payload: "stop", qos: 1 });
+      await second.output;
+      assert.equal(second.child.exitCode, 0);
+      assert.equal(broker.broker.session("paho-returning")?.pendingWill, undefined);
+      assert.deepEqual(broker.violations, []);
+    } finally {
+      first.child.kill("SIGKILL");
+      second?.child.kill("SIGKILL");
+      watcher.child.kill("SIGKILL");
     }
   });
 });

@@ -123,10 +123,17 @@ export interface OutboundFlight {
  * assert.equal(queue.push(delivery("c")), false);
  * assert.equal(queue.shift()?.message.topic, "a");
  * assert.equal(queue.length, 1);
+ * queue.clear();
+ * assert.equal(queue.length, 0);
+ * assert.equal(queue.peek(), undefined);
+ * assert.equal(queue.shift(), undefined);
+ * assert.equal(queue.push(delivery("d")), true);
+ * assert.equal(queue.peek()?.message.topic, "d");
  * ```
  */
 export class DeliveryQueue {
-  #items: (Delivery | undefined)[] = [];
+  // Created on first push: most sessions never queue anything.
+  #items: (Delivery | undefined)[] | undefined = undefined;
   #head = 0;
   #limit: number;
 
@@ -137,7 +144,7 @@ export class DeliveryQueue {
 
   /** How many deliveries wait. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#items === undefined ? 0 : this.#items.length - this.#head;
   }
 
   /** The most deliveries it holds. */
@@ -148,22 +155,23 @@ export class DeliveryQueue {
   /** Appends `delivery`; returns false (and keeps nothing) when the queue is full. */
   push(delivery: Delivery): boolean {
     if (this.length >= this.#limit) return false;
-    this.#items.push(delivery);
+    (this.#items ??= []).push(delivery);
     return true;
   }
 
   /** The oldest delivery, without removing it. */
   peek(): Delivery | undefined {
-    return this.#items[this.#head];
+    return this.#items?.[this.#head];
   }
 
   /** Removes and returns the oldest delivery. */
   shift(): Delivery | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
+    const items = this.#items;
+    if (items === undefined || this.#head >= items.length) return undefined;
+    const item = items[this.#head];
+    items[this.#head++] = undefined;
+    if (this.#head >= 1024 && this.#head * 2 >= items.length) {
+      this.#items = items.slice(this.#head);
       this.#head = 0;
     }
     return item;
@@ -171,7 +179,7 @@ export class DeliveryQueue {
 
   /** Removes everything. */
   clear(): void {
-    this.#items = [];
+    this.#items = undefined;
     this.#head = 0;
   }
 }
@@ -196,21 +204,24 @@ export interface SessionConnection {
  * assert.equal(session.clientId, "sensor-1");
  * assert.equal(session.connection, undefined);
  * assert.equal(session.queue.limit, 100);
+ * assert.equal(session.subscriptions.size, 0);
+ * assert.equal(session.outbound.size, 0);
+ * assert.equal(session.incomingQos2.size, 0);
+ * assert.equal(session.packetIds.allocate(), 1);
  * ```
  */
 export class ServerSession {
   /** The client id the session belongs to. */
   readonly clientId: string;
-  /** Subscriptions by the Topic Filter as subscribed. */
-  readonly subscriptions: Map<string, SubscriptionEntry> = new Map();
+  // The collections below are created on first use: a broker holding many idle
+  // connections keeps one session each, and most never subscribe, receive QoS 1/2
+  // messages or send QoS 2 ones; empty Maps and Sets cost a hash table each.
+  #subscriptions: Map<string, SubscriptionEntry> | undefined = undefined;
+  #outbound: Map<number, OutboundFlight> | undefined = undefined;
+  #packetIds: PacketIdAllocator | undefined = undefined;
+  #incomingQos2: Set<number> | undefined = undefined;
   /** Deliveries not yet sent: offline, or held back by the client's Receive Maximum. */
   readonly queue: DeliveryQueue;
-  /** QoS 1 and 2 messages sent and not yet completed, in the order they were sent. */
-  readonly outbound: Map<number, OutboundFlight> = new Map();
-  /** Packet ids for messages to the client. */
-  readonly packetIds: PacketIdAllocator = new PacketIdAllocator();
-  /** Packet ids of QoS 2 messages received from the client, PUBREC sent, PUBREL awaited. */
-  readonly incomingQos2: Set<number> = new Set();
   /** Seconds the session outlives its connection; {@link NEVER_EXPIRES} for ever. */
   expiryInterval = 0;
   /** The connection the client is on, or undefined while offline. */
@@ -226,6 +237,26 @@ export class ServerSession {
   constructor(clientId: string, queueLimit: number) {
     this.clientId = clientId;
     this.queue = new DeliveryQueue(queueLimit);
+  }
+
+  /** Subscriptions by the Topic Filter as subscribed. */
+  get subscriptions(): Map<string, SubscriptionEntry> {
+    return this.#subscriptions ??= new Map();
+  }
+
+  /** QoS 1 and 2 messages sent and not yet completed, in the order they were sent. */
+  get outbound(): Map<number, OutboundFlight> {
+    return this.#outbound ??= new Map();
+  }
+
+  /** Packet ids for messages to the client. */
+  get packetIds(): PacketIdAllocator {
+    return this.#packetIds ??= new PacketIdAllocator();
+  }
+
+  /** Packet ids of QoS 2 messages received from the client, PUBREC sent, PUBREL awaited. */
+  get incomingQos2(): Set<number> {
+    return this.#incomingQos2 ??= new Set();
   }
 
   /** Cancels the delayed will, if any, and returns it. */
