@@ -16,7 +16,7 @@
  * --acl FILE           access control list (format in acl.ts)
  * --max-keep-alive S   largest Keep Alive; MQTT 5 clients get Server Keep Alive
  * --max-queued N       QoS 1 and 2 messages queued per session beyond those in flight
- * --require-cert       TLS clients must present a certificate signed by --ca (Bun)
+ * --require-cert       TLS clients must present a certificate signed by --ca
  * --sys-interval S     seconds between $SYS/broker/... updates (default 10; 0: none)
  * --queue-qos0         queue QoS 0 messages for offline persistent sessions too
  * --verbose            print violations in lenient mode too
@@ -68,7 +68,7 @@ export const USAGE = `Usage: broker [flags]
   --acl FILE           who may publish and subscribe where (see broker/acl.ts)
   --max-keep-alive S   largest Keep Alive in seconds
   --max-queued N       messages queued per session beyond those in flight (default 1000)
-  --require-cert       TLS clients must present a certificate signed by --ca (Bun)
+  --require-cert       TLS clients must present a certificate signed by --ca
   --sys-interval S     seconds between $SYS/broker/... updates (default 10; 0: none)
   --queue-qos0         queue QoS 0 messages for offline persistent sessions too
   --verbose            print violations in lenient mode too
