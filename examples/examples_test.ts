@@ -53,7 +53,10 @@ const EXAMPLES: [name: string, expected: RegExp[], skip?: boolean][] = [
     /worker run 2: connected, session present: true/,
     /worker run 2: backlog orders\/1003 = order 1003/,
   ]],
-  ["tls_client_cert.ts", [/connected over TLS/], !HAVE_OPENSSL],
+  ["tls_client_cert.ts", [
+    /connected over TLS with a client certificate/,
+    /without a client certificate: refused/,
+  ], !HAVE_OPENSSL],
   ["websocket.ts", [
     /over WebSocket, web-dashboard got plant\/line-1\/speed = 120 rpm/,
     /over TCP, tcp-device got plant\/commands\/line-1 = slow down/,
