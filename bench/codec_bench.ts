@@ -315,8 +315,9 @@ function checkPass(name: string, stream: Stream, packets: number, checksum: numb
 
 /**
  * tern: `decodePacket` on each packet inside a chunk; a packet cut by the chunk's end is
- * carried over as PacketDecoderStream does: a buffer of the packet's exact size (sized
- * with `frameLength`, the stream's own helper) filled from the next chunk(s), then
+ * carried over in a fresh buffer of the packet's exact size (sized with `frameLength`,
+ * the stream's own helper; the stream itself cuts such buffers from a shared slab) filled
+ * from the next chunk(s), then
  * decoded. A fixed header cut by the chunk's end is joined to the next chunk's first bytes.
  */
 function ternDecodeBatch(c: Case, stream: Stream): Batch {

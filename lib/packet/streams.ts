@@ -10,6 +10,10 @@ import { decodeFrame, frameLength } from "./decode.ts";
 import { encodePacket } from "./encode.ts";
 import { checkProtocolVersion, describeValue, malformed } from "./_wire.ts";
 
+/** Size of the slabs spanning packets are assembled in; a larger packet gets its own buffer. */
+const SLAB_BYTES = 16_384;
+const EMPTY = new Uint8Array(0);
+
 /** Options for {@link PacketDecoderStream}. */
 export interface PacketDecoderStreamOptions {
   /** Protocol level of the connection: 3, 4 or 5. A CONNECT read from the stream changes it. */
@@ -34,8 +38,9 @@ export interface PacketEncoderStreamOptions {
  *
  * A packet that lies entirely in one chunk is decoded in place: its payload and other
  * binary fields are views into that chunk, so the source must not reuse a chunk after
- * writing it (web streams never do). A packet that spans chunks is copied into a fresh
- * buffer of its exact size; no buffer is ever reused, so a view handed out stays valid.
+ * writing it (web streams never do). A packet that spans chunks is assembled in a
+ * region of a shared slab (16 KiB) that is handed out once and never written again, so
+ * a view handed out stays valid; a packet larger than the slab gets a buffer of its own.
  * At most one partial packet is held.
  *
  * When a CONNECT is decoded, `protocolVersion` switches to the level it carries, so a
@@ -57,6 +62,12 @@ export class PacketDecoderStream extends TransformStream<Uint8Array, Packet> {
   #maxPacketSize: number;
   /** The partial packet, allocated at its full size once its fixed header is known. */
   #partial: Uint8Array | undefined;
+  /**
+   * Where spanning packets are assembled: bump-allocated, each region handed out once
+   * and never written again after its packet is complete; replaced when used up.
+   */
+  #slab: Uint8Array = EMPTY;
+  #slabUsed = 0;
   #filled = 0;
   /** A fixed header split across chunks (at most five bytes); never handed out. */
   #head = new Uint8Array(5);
@@ -112,6 +123,18 @@ export class PacketDecoderStream extends TransformStream<Uint8Array, Packet> {
     this.#version = value;
   }
 
+  /** A region of `length` bytes that no other packet has or will ever get. */
+  #allocate(length: number): Uint8Array {
+    if (length > SLAB_BYTES) return new Uint8Array(length);
+    let used = this.#slabUsed;
+    if (used + length > this.#slab.length) {
+      this.#slab = new Uint8Array(SLAB_BYTES);
+      used = 0;
+    }
+    this.#slabUsed = used + length;
+    return this.#slab.subarray(used, used + length);
+  }
+
   #emit(packet: Packet, controller: TransformStreamDefaultController<Packet>): void {
     if (packet.type === "connect") this.#version = packet.protocolVersion;
     controller.enqueue(packet);
@@ -137,7 +160,7 @@ export class PacketDecoderStream extends TransformStream<Uint8Array, Packet> {
         if (length >= 0) break;
       }
       if (length < 0) return;
-      const partial = new Uint8Array(length);
+      const partial = this.#allocate(length);
       partial.set(head.subarray(0, this.#headLength));
       this.#partial = partial;
       this.#filled = this.#headLength;
@@ -153,21 +176,26 @@ export class PacketDecoderStream extends TransformStream<Uint8Array, Packet> {
       this.#partial = undefined;
       this.#emit(decodeFrame(partial, 0, partial.length, this.#version), controller);
     }
+    // The level only changes on a CONNECT, so the loop keeps it in a local.
+    let version = this.#version;
+    const maxPacketSize = this.#maxPacketSize;
     while (offset < end) {
-      const length = frameLength(chunk, offset, end, this.#version, this.#maxPacketSize);
+      const length = frameLength(chunk, offset, end, version, maxPacketSize);
       if (length < 0) {
         this.#head.set(chunk.subarray(offset, end));
         this.#headLength = end - offset;
         return;
       }
       if (offset + length > end) {
-        const partial = new Uint8Array(length);
+        const partial = this.#allocate(length);
         partial.set(chunk.subarray(offset, end));
         this.#partial = partial;
         this.#filled = end - offset;
         return;
       }
-      this.#emit(decodeFrame(chunk, offset, length, this.#version), controller);
+      const packet = decodeFrame(chunk, offset, length, version);
+      if (packet.type === "connect") this.#version = version = packet.protocolVersion;
+      controller.enqueue(packet);
       offset += length;
     }
   }
