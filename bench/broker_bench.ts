@@ -46,12 +46,12 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect as netConnect, createServer } from "node:net";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { canConnect, freePort, median, writeMosquittoConfig } from "./_common.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DENO = join(ROOT, "node_modules/.bin/deno");
@@ -278,28 +278,6 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS_PER_SECOND;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ port, host: "127.0.0.1" });
-    socket.on("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on("error", () => resolve(false));
-  });
-}
-
 // ---------------------------------------------------------------------------------------
 // brokers
 
@@ -332,18 +310,7 @@ async function startBroker(name: BrokerName): Promise<RunningBroker> {
   const dir = mkdtempSync(join(tmpdir(), "tern-bench-mosquitto-"));
   const port = await freePort();
   const config = join(dir, "mosquitto.conf");
-  writeFileSync(
-    config,
-    [
-      `listener ${port} 127.0.0.1`,
-      "allow_anonymous true",
-      "persistence false",
-      "max_inflight_messages 100",
-      "max_queued_messages 0",
-      "log_type none",
-      "",
-    ].join("\n"),
-  );
+  writeMosquittoConfig(config, port, ["log_type none"]);
   const proc = new Proc(name, "mosquitto", ["-c", config]);
   const deadline = Date.now() + 10_000;
   while (!(await canConnect(port))) {
@@ -538,12 +505,6 @@ async function idle(broker: RunningBroker, options: Options): Promise<Idle> {
   } finally {
     await first.stop();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 // ---------------------------------------------------------------------------------------

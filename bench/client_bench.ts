@@ -30,12 +30,12 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect as netConnect, createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { canConnect, freePort, median, writeMosquittoConfig } from "./_common.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WORKER = join(ROOT, "bench/_client_worker.ts");
@@ -135,29 +135,6 @@ function killAll(): void {
   children.clear();
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ port, host: "127.0.0.1" });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
 /** A child process whose stdout is read line by line. */
 class Child {
   readonly process: ChildProcess;
@@ -239,17 +216,7 @@ class Child {
 async function startMosquitto(dir: string): Promise<{ port: number; child: Child }> {
   const port = await freePort();
   const config = join(dir, "mosquitto.conf");
-  writeFileSync(
-    config,
-    [
-      `listener ${port} 127.0.0.1`,
-      "allow_anonymous true",
-      "persistence false",
-      "max_inflight_messages 100",
-      "max_queued_messages 0",
-      "",
-    ].join("\n"),
-  );
+  writeMosquittoConfig(config, port);
   let lastError: unknown;
   for (const binary of MOSQUITTO_CANDIDATES) {
     const child = new Child("mosquitto", [binary, "-c", config]);
@@ -377,12 +344,6 @@ async function roundTrip(
   } finally {
     child.kill();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function medianOf<T extends object>(runs: T[]): T {

@@ -27,8 +27,6 @@ import {
   type Logger,
   type LogLevel,
   MessageArrivedEvent,
-  type MqttClientEventListener,
-  type MqttClientEventMap,
   MqttClientEventTarget,
   PublishEvent,
   SubscribeEvent,
@@ -776,8 +774,6 @@ let startClient: (client: MqttClient, signal: AbortSignal | undefined) => Promis
  * ```
  */
 export class MqttClient extends MqttClientEventTarget implements AsyncDisposable {
-  /** Event types a listener was ever added for: per-message events nobody hears are not built. */
-  #listened = new Set<string>();
   /** A buffer a QoS 0 message just filled: the read loop lets its reader catch up. */
   #congested: MessageBuffer | undefined;
   /** The last topic name that passed validation. */
@@ -1126,7 +1122,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       );
       written.then(
         () => {
-          if (this.#listened.has("publish")) {
+          if (this.hasListened("publish")) {
             this.#dispatch(new PublishEvent({ topic, qos, reasonCode }));
           }
           if (pending) this.#finishPublish(pending, undefined, result);
@@ -1138,7 +1134,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       );
       return;
     }
-    if (this.#listened.has("publish")) this.#dispatch(new PublishEvent({ topic, qos, reasonCode }));
+    if (this.hasListened("publish")) this.#dispatch(new PublishEvent({ topic, qos, reasonCode }));
     if (pending) this.#finishPublish(pending, undefined, result);
   }
 
@@ -1554,7 +1550,7 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     } else {
       message = new Message(action.message);
     }
-    if (this.#listened.has("message")) this.#dispatch(new MessageArrivedEvent(message));
+    if (this.hasListened("message")) this.#dispatch(new MessageArrivedEvent(message));
     if (token !== undefined) {
       const automatic = targets.filter((route) => !route.manual).length;
       let remaining = Math.max(1, automatic + (manual ? 1 : 0));
@@ -1708,27 +1704,6 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
 
   #dispatch(event: Event): void {
     this.dispatchEvent(event);
-  }
-
-  /** Listens for a client event, typed by its name. */
-  override addEventListener<K extends keyof MqttClientEventMap>(
-    type: K,
-    listener: MqttClientEventListener<K> | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Listens for any event. */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    if (listener !== null) this.#listened.add(type);
-    super.addEventListener(type, listener, options);
   }
 
   #log(level: LogLevel, message: string, data?: unknown): void {

@@ -419,6 +419,17 @@ export type MqttClientEventListener<K extends keyof MqttClientEventMap> =
  * ```
  */
 export class MqttClientEventTarget extends EventTarget {
+  /** Event types a listener was ever added for. */
+  #listened = new Set<string>();
+
+  /**
+   * Whether a listener was ever added for `type` (it may have been removed since): a
+   * subclass skips building per-message events nobody listens for.
+   */
+  protected hasListened(type: string): boolean {
+    return this.#listened.has(type);
+  }
+
   /** Listens for a client event, typed by its name. */
   override addEventListener<K extends keyof MqttClientEventMap>(
     type: K,
@@ -436,6 +447,7 @@ export class MqttClientEventTarget extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
+    if (listener !== null) this.#listened.add(type);
     super.addEventListener(type, listener, options);
   }
 

@@ -17,14 +17,8 @@
  * @module
  */
 
-import {
-  abortable,
-  BYTE_STRATEGY,
-  checkEndpoint,
-  closedError,
-  connectError,
-  formatAddress,
-} from "./_internal.ts";
+import { StreamBridge } from "./_bridge.ts";
+import { abortable, checkEndpoint, closedError, connectError, formatAddress } from "./_internal.ts";
 import { bunRuntime, type BunSocket, type BunSocketHandler } from "./_bun_api.ts";
 import type { Transport, TransportOptions } from "./types.ts";
 
@@ -45,12 +39,7 @@ class BunSocketTransport implements Transport {
   readonly remoteAddress: string | undefined;
   #socket: BunSocket<BunSocketData>;
   #resolveClosed: () => void;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #writeController!: WritableStreamDefaultController;
-  #paused = false;
-  #readDone = false;
-  #closing = false;
-  #ended = false;
+  #bridge: StreamBridge;
   #error: unknown;
   #pending: PendingWrite | undefined;
 
@@ -63,36 +52,20 @@ class BunSocketTransport implements Transport {
       ? formatAddress(socket.remoteAddress, socket.remotePort)
       : undefined;
     socket.setNoDelay(true);
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: () => {
-        if (this.#paused && !this.#ended) {
-          this.#paused = false;
-          this.#socket.resume();
-        }
-      },
-      cancel: () => this.close(),
-    }, BYTE_STRATEGY);
-    this.writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
+    this.#bridge = new StreamBridge({
+      pause: () => this.#socket.pause(),
+      resume: () => this.#socket.resume(),
       write: (chunk) => this.#write(chunk),
-      close: () => this.#shutdown(false),
-      abort: () => this.#shutdown(false),
+      finish: () => this.#shutdown(false),
+      cancel: () => this.close(),
     });
+    this.readable = this.#bridge.readable;
+    this.writable = this.#bridge.writable;
   }
 
   /** Bun's `data` callback. */
   onData(chunk: Uint8Array): void {
-    if (this.#readDone) return;
-    this.#readController.enqueue(chunk);
-    if (!this.#paused && (this.#readController.desiredSize ?? 0) <= 0) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
+    this.#bridge.push(chunk);
   }
 
   /** Bun's `drain` callback: the socket takes writes again. */
@@ -120,18 +93,10 @@ class BunSocketTransport implements Transport {
 
   /** Bun's `close` callback. */
   onClose(error?: Error): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    const failure = this.#closing ? undefined : (error ?? this.#error);
-    if (!this.#readDone) {
-      this.#readDone = true;
-      if (failure === undefined) this.#readController.close();
-      else this.#readController.error(failure);
-    }
-    if (!this.#closing) {
-      this.#closing = true;
-      this.#writeController.error(failure ?? closedError());
-    }
+    if (!this.#bridge.markEnded()) return;
+    const failure = this.#bridge.closing ? undefined : (error ?? this.#error);
+    this.#bridge.endReadable(failure);
+    if (this.#bridge.beginClosing()) this.#bridge.errorWritable(failure ?? closedError());
     const pending = this.#pending;
     this.#pending = undefined;
     pending?.reject(failure ?? closedError());
@@ -139,7 +104,7 @@ class BunSocketTransport implements Transport {
   }
 
   #write(chunk: Uint8Array): Promise<void> | void {
-    if (this.#closing) throw closedError();
+    if (this.#bridge.closing) throw closedError();
     const n = this.#socket.write(chunk);
     if (n === chunk.byteLength) return;
     if (n < 0) throw this.#error ?? closedError();
@@ -153,13 +118,7 @@ class BunSocketTransport implements Transport {
   }
 
   #shutdown(errorWritable: boolean): Promise<void> {
-    if (!this.#closing) {
-      this.#closing = true;
-      if (!this.#readDone) {
-        this.#readDone = true;
-        this.#readController.close();
-      }
-      if (errorWritable) this.#writeController.error(closedError());
+    if (this.#bridge.beginShutdown(errorWritable)) {
       // Graceful: what the kernel already holds still goes out, then FIN. Bun reports
       // the close through the `close` callback, which resolves `closed`.
       this.#socket.end();

@@ -14,7 +14,8 @@
 import { ProtocolError } from "../errors.ts";
 import { ReasonCode } from "../packet/reason_codes.ts";
 import type { BunServerWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
-import { BYTE_STRATEGY, closedError } from "./_internal.ts";
+import { StreamBridge } from "./_bridge.ts";
+import { closedError } from "./_internal.ts";
 import type { Transport } from "./types.ts";
 
 /** What a Bun server WebSocket carries in `ws.data`. */
@@ -91,12 +92,7 @@ class BunWebSocketTransport implements Transport {
   readonly remoteAddress: string | undefined;
   #ws: BunServerWebSocket<BunWebSocketData>;
   #resolveClosed: () => void;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #writeController!: WritableStreamDefaultController;
-  #paused = false;
-  #readDone = false;
-  #closing = false;
-  #ended = false;
+  #bridge: StreamBridge;
   #drain: PromiseWithResolvers<void> | undefined;
 
   constructor(ws: BunServerWebSocket<BunWebSocketData>) {
@@ -106,49 +102,32 @@ class BunWebSocketTransport implements Transport {
     const { promise, resolve } = Promise.withResolvers<void>();
     this.closed = promise;
     this.#resolveClosed = resolve;
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: () => {
-        if (this.#paused && !this.#ended) {
-          this.#paused = false;
-          this.#ws.resume();
-        }
-      },
-      cancel: () => this.close(),
-    }, BYTE_STRATEGY);
-    this.writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
+    this.#bridge = new StreamBridge({
+      pause: () => this.#ws.pause(),
+      resume: () => this.#ws.resume(),
       write: (chunk) => this.#write(chunk),
-      close: () => this.#shutdown(false),
-      abort: () => this.#shutdown(false),
+      finish: () => this.#shutdown(false),
+      cancel: () => this.close(),
     });
+    this.readable = this.#bridge.readable;
+    this.writable = this.#bridge.writable;
   }
 
   onMessage(message: string | Uint8Array): void {
-    if (this.#readDone) return;
+    if (this.#bridge.readDone) return;
     if (typeof message === "string") {
       const error = new ProtocolError(
         "Received a WebSocket text message; MQTT uses binary messages only",
         { reasonCode: ReasonCode.ProtocolError, statement: "MQTT-6.0.0-1" },
       );
-      this.#readDone = true;
-      this.#readController.error(error);
-      if (!this.#closing) {
-        this.#closing = true;
-        this.#writeController.error(error);
+      this.#bridge.endReadable(error);
+      if (this.#bridge.beginClosing()) {
+        this.#bridge.errorWritable(error);
         this.#ws.close(1002, "MQTT requires binary messages");
       }
       return;
     }
-    this.#readController.enqueue(message);
-    if (!this.#paused && (this.#readController.desiredSize ?? 0) <= 0) {
-      this.#paused = true;
-      this.#ws.pause();
-    }
+    this.#bridge.push(message);
   }
 
   onDrain(): void {
@@ -163,23 +142,16 @@ class BunWebSocketTransport implements Transport {
    * readable cleanly, like a TCP FIN.
    */
   onClose(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    if (!this.#readDone) {
-      this.#readDone = true;
-      this.#readController.close();
-    }
-    if (!this.#closing) {
-      this.#closing = true;
-      this.#writeController.error(closedError());
-    }
+    if (!this.#bridge.markEnded()) return;
+    this.#bridge.endReadable();
+    if (this.#bridge.beginClosing()) this.#bridge.errorWritable(closedError());
     this.#drain?.reject(closedError());
     this.#drain = undefined;
     this.#resolveClosed();
   }
 
   #write(chunk: Uint8Array): Promise<void> | void {
-    if (this.#closing) throw closedError();
+    if (this.#bridge.closing) throw closedError();
     const status = this.#ws.send(chunk, false);
     if (status > 0 || (status === 0 && chunk.byteLength === 0)) return;
     if (status === 0) throw closedError();
@@ -193,14 +165,8 @@ class BunWebSocketTransport implements Transport {
   }
 
   #shutdown(errorWritable: boolean): Promise<void> {
-    if (!this.#closing) {
-      this.#closing = true;
-      if (!this.#readDone) {
-        this.#readDone = true;
-        this.#readController.close();
-      }
-      if (errorWritable) this.#writeController.error(closedError());
-      if (this.#paused) this.#ws.resume();
+    if (this.#bridge.beginShutdown(errorWritable)) {
+      if (this.#bridge.paused) this.#ws.resume();
       this.#ws.close(1000);
     }
     return this.closed;

@@ -11,14 +11,8 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import {
-  abortable,
-  BYTE_STRATEGY,
-  checkEndpoint,
-  closedError,
-  connectError,
-  formatAddress,
-} from "./_internal.ts";
+import { StreamBridge } from "./_bridge.ts";
+import { abortable, checkEndpoint, closedError, connectError, formatAddress } from "./_internal.ts";
 import type { Transport, TransportOptions } from "./types.ts";
 
 /**
@@ -135,11 +129,7 @@ class NodeSocketTransport implements Transport {
   readonly closed: Promise<void>;
   readonly remoteAddress: string | undefined;
   #socket: net.Socket;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #writeController!: WritableStreamDefaultController;
-  #paused = false;
-  #readDone = false;
-  #closing = false;
+  #bridge: StreamBridge;
   #error: Error | undefined;
 
   constructor(socket: net.Socket) {
@@ -150,64 +140,37 @@ class NodeSocketTransport implements Transport {
       ? formatAddress(socket.remoteAddress, socket.remotePort)
       : undefined;
     socket.setNoDelay(true);
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: () => {
-        if (this.#paused) {
-          this.#paused = false;
-          this.#socket.resume();
-        }
-      },
-      cancel: () => this.close(),
-    }, BYTE_STRATEGY);
-    this.writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
+    const bridge = new StreamBridge({
+      pause: () => socket.pause(),
+      resume: () => this.#socket.resume(),
       write: (chunk) => this.#write(chunk),
-      close: () => this.#shutdown(false),
-      abort: () => this.#shutdown(false),
+      finish: () => this.#shutdown(false),
+      cancel: () => this.close(),
     });
+    this.#bridge = bridge;
+    this.readable = bridge.readable;
+    this.writable = bridge.writable;
     socket.on("data", (chunk: Uint8Array) => {
-      if (this.#readDone) return;
-      this.#readController.enqueue(
-        new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-      );
-      if (!this.#paused && (this.#readController.desiredSize ?? 0) <= 0) {
-        this.#paused = true;
-        socket.pause();
-      }
+      bridge.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     });
     socket.on("error", (error) => {
       this.#error ??= error;
     });
-    socket.on("end", () => this.#endReadable(undefined));
+    socket.on("end", () => bridge.endReadable());
     socket.once("close", () => {
-      const failure = this.#closing ? undefined : this.#error;
-      this.#endReadable(failure);
-      if (!this.#closing) {
-        this.#closing = true;
-        this.#writeController.error(failure ?? closedError());
-      }
+      const failure = bridge.closing ? undefined : this.#error;
+      bridge.endReadable(failure);
+      if (bridge.beginClosing()) bridge.errorWritable(failure ?? closedError());
       resolve();
     });
     if (socket.destroyed) socket.emit("close", false);
   }
 
-  #endReadable(failure: unknown): void {
-    if (this.#readDone) return;
-    this.#readDone = true;
-    if (failure === undefined) this.#readController.close();
-    else this.#readController.error(failure);
-  }
-
   #write(chunk: Uint8Array): Promise<void> {
-    if (this.#closing) return Promise.reject(closedError());
+    if (this.#bridge.closing) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       this.#socket.write(chunk, (error) => {
-        if (error) reject(this.#closing ? closedError() : error);
+        if (error) reject(this.#bridge.closing ? closedError() : error);
         else resolve();
       });
     });
@@ -218,11 +181,8 @@ class NodeSocketTransport implements Transport {
   }
 
   #shutdown(errorWritable: boolean): Promise<void> {
-    if (!this.#closing) {
-      this.#closing = true;
-      this.#endReadable(undefined);
-      if (errorWritable) this.#writeController.error(closedError());
-      if (this.#paused) this.#socket.resume();
+    if (this.#bridge.beginShutdown(errorWritable)) {
+      if (this.#bridge.paused) this.#socket.resume();
       this.#socket.end(() => this.#socket.destroy());
     }
     return this.closed;

@@ -18,14 +18,8 @@
 
 import { ProtocolError } from "../errors.ts";
 import { ReasonCode } from "../packet/reason_codes.ts";
-import {
-  abortable,
-  BYTE_STRATEGY,
-  checkEndpoint,
-  closedError,
-  connectError,
-  formatAddress,
-} from "./_internal.ts";
+import { StreamBridge } from "./_bridge.ts";
+import { abortable, checkEndpoint, closedError, connectError, formatAddress } from "./_internal.ts";
 import type { Transport, TransportOptions } from "./types.ts";
 
 /** Bytes buffered for sending above which writes wait. */
@@ -219,12 +213,7 @@ class WebSocketTransport implements Transport {
   #ws: PausableWebSocket;
   #resolveClosed: () => void;
   #onClose: (() => void) | undefined;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #writeController!: WritableStreamDefaultController;
-  #paused = false;
-  #readDone = false;
-  #closing = false;
-  #ended = false;
+  #bridge: StreamBridge;
   #drained: { resolve: () => void } | undefined;
 
   constructor(ws: WebSocket, options: WebSocketTransportOptions) {
@@ -236,28 +225,16 @@ class WebSocketTransport implements Transport {
     this.closed = promise;
     this.#resolveClosed = resolve;
     const canPause = typeof this.#ws.pause === "function" && typeof this.#ws.resume === "function";
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: () => {
-        if (this.#paused && !this.#ended) {
-          this.#paused = false;
-          this.#ws.resume!();
-        }
-      },
-      cancel: () => this.close(),
-    }, BYTE_STRATEGY);
-    this.writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
+    this.#bridge = new StreamBridge({
+      ...(canPause ? { pause: () => this.#ws.pause!(), resume: () => this.#ws.resume!() } : {}),
       write: (chunk) => this.#write(chunk),
-      close: () => this.#shutdown(false),
-      abort: () => this.#shutdown(false),
+      finish: () => this.#shutdown(false),
+      cancel: () => this.close(),
     });
+    this.readable = this.#bridge.readable;
+    this.writable = this.#bridge.writable;
     ws.addEventListener("message", (event) => {
-      if (this.#readDone) return;
+      if (this.#bridge.readDone) return;
       const data = event.data;
       if (typeof data === "string") {
         this.#fail(
@@ -268,11 +245,7 @@ class WebSocketTransport implements Transport {
         );
         return;
       }
-      this.#readController.enqueue(new Uint8Array(data as ArrayBuffer));
-      if (canPause && !this.#paused && (this.#readController.desiredSize ?? 0) <= 0) {
-        this.#paused = true;
-        this.#ws.pause!();
-      }
+      this.#bridge.push(new Uint8Array(data as ArrayBuffer));
     });
     ws.addEventListener("close", () => this.#closedByRuntime());
     if (ws.readyState === WebSocket.CLOSED) this.#closedByRuntime();
@@ -284,39 +257,28 @@ class WebSocketTransport implements Transport {
    * failure, so every close ends the readable cleanly, like a TCP FIN.
    */
   #closedByRuntime(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    if (!this.#readDone) {
-      this.#readDone = true;
-      this.#readController.close();
-    }
-    if (!this.#closing) {
-      this.#closing = true;
-      this.#writeController.error(closedError());
-    }
+    if (!this.#bridge.markEnded()) return;
+    this.#bridge.endReadable();
+    if (this.#bridge.beginClosing()) this.#bridge.errorWritable(closedError());
     this.#drained?.resolve();
     this.#onClose?.();
     this.#resolveClosed();
   }
 
   #fail(error: unknown): void {
-    if (!this.#readDone) {
-      this.#readDone = true;
-      this.#readController.error(error);
-    }
-    if (!this.#closing) {
-      this.#closing = true;
-      this.#writeController.error(error);
+    this.#bridge.endReadable(error);
+    if (this.#bridge.beginClosing()) {
+      this.#bridge.errorWritable(error);
       this.#ws.close(1002, "MQTT requires binary messages");
     }
   }
 
   async #write(chunk: Uint8Array): Promise<void> {
-    if (this.#closing || this.#ws.readyState !== WebSocket.OPEN) throw closedError();
+    if (this.#bridge.closing || this.#ws.readyState !== WebSocket.OPEN) throw closedError();
     this.#ws.send(chunk);
     // WebSocket has no drain event: poll bufferedAmount, backing off, while it is high.
     let delay = 1;
-    while (this.#ws.bufferedAmount > SEND_HIGH_WATER_MARK && !this.#ended) {
+    while (this.#ws.bufferedAmount > SEND_HIGH_WATER_MARK && !this.#bridge.ended) {
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#drained = { resolve };
       const timer = setTimeout(resolve, delay);
@@ -332,14 +294,8 @@ class WebSocketTransport implements Transport {
   }
 
   #shutdown(errorWritable: boolean): Promise<void> {
-    if (!this.#closing) {
-      this.#closing = true;
-      if (!this.#readDone) {
-        this.#readDone = true;
-        this.#readController.close();
-      }
-      if (errorWritable) this.#writeController.error(closedError());
-      if (this.#paused) this.#ws.resume!();
+    if (this.#bridge.beginShutdown(errorWritable)) {
+      if (this.#bridge.paused) this.#ws.resume!();
       try {
         this.#ws.close(1000);
       } catch {
