@@ -41,6 +41,36 @@ for (
 
 const certs: TlsCerts = await generateTlsCerts();
 
+/**
+ * MQTT.js subscriber and publisher over a TLS-secured URL trusting only the test authority:
+ * each [subtopic, payload, qos] published under `prefix/` reaches the subscriber.
+ */
+async function mqttJsRoundTrip(
+  url: string,
+  protocolVersion: 4 | 5,
+  prefix: string,
+  sends: [string, string, 0 | 1][],
+): Promise<void> {
+  const options = { protocolVersion, ca: certs.ca, rejectUnauthorized: true };
+  const subscriber = await connectJs(url, { ...options, clientId: `${prefix}-sub` });
+  const publisher = await connectJs(url, { ...options, clientId: `${prefix}-pub` });
+  try {
+    await subscriber.subscribeAsync(`${prefix}/#`, { qos: 1 });
+    const messages = collect(subscriber, sends.length);
+    for (const [topic, payload, qos] of sends) {
+      await publisher.publishAsync(`${prefix}/${topic}`, payload, { qos });
+    }
+    const got = (await messages).map(([topic, payload, p]) => `${topic} ${payload} ${p.qos}`);
+    assert.deepEqual(
+      got.sort(),
+      sends.map(([topic, payload, qos]) => `${prefix}/${topic} ${payload} ${qos}`).sort(),
+    );
+  } finally {
+    await subscriber.endAsync();
+    await publisher.endAsync();
+  }
+}
+
 /** Writes the certificates to a temporary directory for programs that read files. */
 async function certFiles(): Promise<{ dir: string; ca: string; cert: string; key: string }> {
   const dir = await mkdtemp(join(tmpdir(), "tern-tls-test-"));
@@ -73,20 +103,7 @@ describe("MQTT.js over TLS", () => {
     test(`QoS 1 publish and subscribe over mqtts (MQTT ${protocolVersion === 5 ? "5.0" : "3.1.1"})`, async () => {
       await using broker = await startBroker(tlsOptions(false));
       const url = broker.tlsUrl!;
-      const options = { protocolVersion, ca: certs.ca, rejectUnauthorized: true };
-      const subscriber = await connectJs(url, { ...options, clientId: "tls-sub" });
-      const publisher = await connectJs(url, { ...options, clientId: "tls-pub" });
-      try {
-        await subscriber.subscribeAsync("tls/#", { qos: 1 });
-        const messages = collect(subscriber, 2);
-        await publisher.publishAsync("tls/a", "sealed", { qos: 1 });
-        await publisher.publishAsync("tls/b", "signed", { qos: 0 });
-        const got = (await messages).map(([topic, payload, p]) => `${topic} ${payload} ${p.qos}`);
-        assert.deepEqual(got.sort(), ["tls/a sealed 1", "tls/b signed 0"]);
-      } finally {
-        await subscriber.endAsync();
-        await publisher.endAsync();
-      }
+      await mqttJsRoundTrip(url, protocolVersion, "tls", [["a", "sealed", 1], ["b", "signed", 0]]);
       assert.deepEqual(broker.violations, []);
     });
   }
@@ -245,20 +262,11 @@ describe("secure WebSocket (wss)", () => {
       await using broker = await startBroker(wssOptions());
       // "localhost" so the certificate's DNS name is checked, not only its authority.
       const url = `wss://localhost:${broker.wsPort}/mqtt`;
-      const options = { protocolVersion, ca: certs.ca, rejectUnauthorized: true };
-      const subscriber = await connectJs(url, { ...options, clientId: "wss-sub" });
-      const publisher = await connectJs(url, { ...options, clientId: "wss-pub" });
-      try {
-        await subscriber.subscribeAsync("wss/#", { qos: 1 });
-        const messages = collect(subscriber, 2);
-        await publisher.publishAsync("wss/a", "sealed socket", { qos: 1 });
-        await publisher.publishAsync("wss/b", "second", { qos: 1 });
-        const got = (await messages).map(([topic, payload, p]) => `${topic} ${payload} ${p.qos}`);
-        assert.deepEqual(got.sort(), ["wss/a sealed socket 1", "wss/b second 1"]);
-      } finally {
-        await subscriber.endAsync();
-        await publisher.endAsync();
-      }
+      await mqttJsRoundTrip(url, protocolVersion, "wss", [["a", "sealed socket", 1], [
+        "b",
+        "second",
+        1,
+      ]]);
       assert.deepEqual(broker.violations, []);
     });
   }
