@@ -3,17 +3,17 @@
  * `Deno.serve` with `Deno.upgradeWebSocket` (WebSocket). Use {@link listen} from
  * listener.ts, which picks this file on Deno.
  *
- * Accepted TCP and TLS connections are handed over as a {@link DirectTransport}
- * (direct_transport.ts): `conn.read` into a small buffer that grows only while the peer
+ * Accepted TCP and TLS connections are handed over as direct transports
+ * (`denoConnTransport`, lib/transport/deno_tcp.ts): `conn.read` into a small buffer that grows only while the peer
  * sends a lot, and no web streams unless asked for, which keeps idle connections cheap.
  *
  * @module
  */
 
-import { closedError, formatAddress } from "../lib/transport/_internal.ts";
+import { formatAddress } from "../lib/transport/_internal.ts";
 import type { Transport } from "../lib/transport/types.ts";
 import { webSocketTransport } from "../lib/transport/websocket.ts";
-import { directReadable, type DirectTransport, directWritable } from "./direct_transport.ts";
+import { denoConnTransport } from "../lib/transport/deno_tcp.ts";
 import {
   type CheckedListenOptions,
   type ConnectionHandler,
@@ -107,7 +107,7 @@ class DenoConnListener implements Listener {
       if (this.kind === "tls") {
         void this.#handshake(conn as Deno.TlsConn, onConnection);
       } else {
-        hand(onConnection, new DenoDirectTransport(conn));
+        hand(onConnection, denoConnTransport(conn, READ_BUFFERS));
       }
     }
   }
@@ -122,7 +122,7 @@ class DenoConnListener implements Listener {
     } finally {
       clearTimeout(timer);
     }
-    hand(onConnection, new DenoDirectTransport(conn));
+    hand(onConnection, denoConnTransport(conn, READ_BUFFERS));
   }
 
   async close(): Promise<void> {
@@ -203,109 +203,5 @@ function listenWebSocket(options: CheckedListenOptions, onConnection: Connection
   };
 }
 
-/** First read buffer of a connection; reads that fill it double it, up to the maximum. */
-const FIRST_READ_BUFFER = 1024;
-/** Smallest read buffer: what an idle connection's pending read holds. */
-const MIN_READ_BUFFER = 256;
-/** Largest read buffer. */
-const MAX_READ_BUFFER = 64 * 1024;
-
-/**
- * A Deno connection as a {@link DirectTransport}: `readChunk` is one `conn.read` into a
- * buffer that grows while the peer sends a lot and shrinks while it sends little, so
- * an idle connection holds a small buffer and no streams (built only if asked for).
- */
-class DenoDirectTransport implements DirectTransport {
-  readonly remoteAddress: string | undefined;
-  #conn: Deno.Conn;
-  #buffer: Uint8Array | undefined = undefined;
-  #size = FIRST_READ_BUFFER;
-  #closing = false;
-  #closed: PromiseWithResolvers<void> | undefined = undefined;
-  #readable: ReadableStream<Uint8Array> | undefined = undefined;
-  #writable: WritableStream<Uint8Array> | undefined = undefined;
-
-  constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-    const addr = conn.remoteAddr;
-    this.remoteAddress = addr.transport === "tcp"
-      ? formatAddress(addr.hostname, addr.port)
-      : undefined;
-    // TLS connections have no setNoDelay in Deno.
-    if (addr.transport === "tcp") (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
-  }
-
-  get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= directReadable(this);
-  }
-
-  get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= directWritable(this);
-  }
-
-  get closed(): Promise<void> {
-    if (this.#closing) return Promise.resolve();
-    return (this.#closed ??= Promise.withResolvers<void>()).promise;
-  }
-
-  async readChunk(): Promise<Uint8Array | undefined> {
-    if (this.#closing) return undefined;
-    const size = this.#size;
-    const buffer = this.#buffer ?? new Uint8Array(size);
-    this.#buffer = undefined;
-    let n: number | null;
-    try {
-      n = await this.#conn.read(buffer);
-    } catch (error) {
-      if (this.#closing) return undefined;
-      void this.close();
-      throw error;
-    }
-    if (n === null) {
-      void this.close();
-      return undefined;
-    }
-    if (n === size) {
-      this.#size = Math.min(size * 2, MAX_READ_BUFFER);
-      return buffer;
-    }
-    if (n * 2 >= size) return buffer.subarray(0, n);
-    // A small read: copy it out; keep the buffer, or halve it when reads stay small.
-    const chunk = buffer.slice(0, n);
-    if (n * 4 < size && size > MIN_READ_BUFFER) this.#size = size / 2;
-    else this.#buffer = buffer;
-    return chunk;
-  }
-
-  writeChunk(chunk: Uint8Array): Promise<void> {
-    if (this.#closing) throw closedError();
-    return this.#writeAll(chunk);
-  }
-
-  async #writeAll(chunk: Uint8Array): Promise<void> {
-    let written = 0;
-    try {
-      while (written < chunk.length) {
-        written += await this.#conn.write(written === 0 ? chunk : chunk.subarray(written));
-      }
-    } catch (error) {
-      const closedByUs = this.#closing;
-      void this.close();
-      throw closedByUs ? closedError() : error;
-    }
-  }
-
-  close(): Promise<void> {
-    if (!this.#closing) {
-      this.#closing = true;
-      this.#buffer = undefined;
-      closeQuietly(this.#conn);
-      this.#closed?.resolve();
-    }
-    return Promise.resolve();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-}
+/** Read buffers of accepted connections: the first one, and the smallest an idle one shrinks to. */
+const READ_BUFFERS = { readBufferSize: 1024, minReadBufferSize: 256 } as const;

@@ -14,7 +14,7 @@ import { encodePacket } from "../lib/packet/encode.ts";
 import { ReasonCode } from "../lib/packet/reason_codes.ts";
 import type { Packet, Properties, ProtocolVersion } from "../lib/packet/types.ts";
 import type { Transport } from "../lib/transport/types.ts";
-import { type DirectTransport, isDirectTransport } from "./direct_transport.ts";
+import { type DirectTransport, isDirectTransport } from "../lib/transport/direct.ts";
 import type { Connection, ConnectionSink, ConnectVerdict, PacketVerdict } from "./connection.ts";
 import type { Authenticate, Authorize } from "./options.ts";
 import type { Clock } from "./scheduler.ts";

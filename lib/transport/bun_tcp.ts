@@ -1,126 +1,177 @@
 /**
  * TCP and TLS transports for Bun, over `Bun.connect`, and the socket handlers a
- * `Bun.listen` server uses to turn accepted sockets into {@link Transport}s.
+ * `Bun.listen` server uses to turn accepted sockets into transports; both are
+ * {@link DirectTransport}s, on the client and on the broker side.
  *
- * Bun's sockets are callback based; this file bridges them to web streams with real
- * backpressure both ways:
- * - received chunks go into a ReadableStream that queues up to 64 KiB; past that the
- *   socket is paused (`socket.pause()`) until the reader catches up, so the kernel's
+ * Bun's sockets are callback based; this file bridges them to `readChunk` /
+ * `writeChunk` with real backpressure both ways:
+ * - received chunks go to the waiting reader, or into a queue of up to 64 KiB; past that
+ *   the socket is paused (`socket.pause()`) until the reader catches up, so the kernel's
  *   receive window pushes back on the peer;
- * - a write resolves once `socket.write()` accepted every byte: Bun's write is
+ * - a write is done once `socket.write()` accepted every byte: Bun's write is
  *   unbuffered and may take only part of the chunk, in which case the rest goes out from
- *   the `drain` callback (as a view, never a copy) before the write resolves.
+ *   the `drain` callback (as a view, never a copy) and the write's promise resolves then.
  *
- * Nothing is allocated per connection beyond the two streams: an idle socket holds no
- * read buffer.
+ * An idle socket holds no read buffer and no streams (they are built only when asked for).
  *
  * @module
  */
 
-import { StreamBridge } from "./_bridge.ts";
 import { abortable, checkEndpoint, closedError, connectError, formatAddress } from "./_internal.ts";
 import { bunRuntime, type BunSocket, type BunSocketHandler } from "./_bun_api.ts";
+import { directReadable, type DirectTransport, directWritable } from "./direct.ts";
 import type { Transport, TransportOptions } from "./types.ts";
 
 /** What a Bun socket carries in `socket.data`: its transport, once open. */
 export type BunSocketData = BunSocketTransport | undefined;
 
-interface PendingWrite {
-  chunk: Uint8Array;
-  offset: number;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
+/** Bytes received and not yet read beyond which the socket is paused. */
+const READ_QUEUE_LIMIT = 64 * 1024;
 
-class BunSocketTransport implements Transport {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
-  readonly closed: Promise<void>;
+/**
+ * A Bun socket as a {@link DirectTransport}: received chunks go straight to the waiting
+ * reader (or a short queue, pausing the socket when it grows), writes go straight to
+ * the socket. No web streams unless `readable` or `writable` is asked for. Bun calls the
+ * `on*` methods from its socket handlers.
+ */
+class BunSocketTransport implements DirectTransport {
   readonly remoteAddress: string | undefined;
   #socket: BunSocket<BunSocketData>;
-  #resolveClosed: () => void;
-  #bridge: StreamBridge;
-  #error: unknown;
-  #pending: PendingWrite | undefined;
+  #queue: Uint8Array[] | undefined = undefined;
+  #queuedBytes = 0;
+  #paused = false;
+  /** The waiting reader's resolve and reject (two fields, no resolvers object per read). */
+  #resolveRead: ((chunk: Uint8Array | undefined) => void) | undefined = undefined;
+  #rejectRead: ((error: unknown) => void) | undefined = undefined;
+  #write: { chunk: Uint8Array; offset: number; done: PromiseWithResolvers<void> } | undefined =
+    undefined;
+  #ended = false;
+  #closing = false;
+  #error: unknown = undefined;
+  #closed: PromiseWithResolvers<void> | undefined = undefined;
+  #readable: ReadableStream<Uint8Array> | undefined = undefined;
+  #writable: WritableStream<Uint8Array> | undefined = undefined;
 
   constructor(socket: BunSocket<BunSocketData>) {
     this.#socket = socket;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.closed = promise;
-    this.#resolveClosed = resolve;
     this.remoteAddress = socket.remoteAddress
       ? formatAddress(socket.remoteAddress, socket.remotePort)
       : undefined;
     socket.setNoDelay(true);
-    this.#bridge = new StreamBridge({
-      pause: () => this.#socket.pause(),
-      resume: () => this.#socket.resume(),
-      write: (chunk) => this.#write(chunk),
-      finish: () => this.#shutdown(false),
-      cancel: () => this.close(),
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= directReadable(this);
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= directWritable(this);
+  }
+
+  get closed(): Promise<void> {
+    if (this.#ended) return Promise.resolve();
+    return (this.#closed ??= Promise.withResolvers<void>()).promise;
+  }
+
+  readChunk(): Promise<Uint8Array | undefined> {
+    const queue = this.#queue;
+    if (queue !== undefined && queue.length > 0) {
+      const chunk = queue.shift()!;
+      this.#queuedBytes -= chunk.length;
+      if (this.#paused && this.#queuedBytes < READ_QUEUE_LIMIT && !this.#ended) {
+        this.#paused = false;
+        this.#socket.resume();
+      }
+      return Promise.resolve(chunk);
+    }
+    if (this.#ended) {
+      const failure = this.#closing ? undefined : this.#error;
+      this.#error = undefined;
+      return failure === undefined ? Promise.resolve(undefined) : Promise.reject(failure);
+    }
+    if (this.#resolveRead !== undefined) {
+      return Promise.reject(new TypeError("Cannot read before the last read is done"));
+    }
+    return new Promise((resolve, reject) => {
+      this.#resolveRead = resolve;
+      this.#rejectRead = reject;
     });
-    this.readable = this.#bridge.readable;
-    this.writable = this.#bridge.writable;
   }
 
-  /** Bun's `data` callback. */
+  writeChunk(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#closing || this.#ended) throw closedError();
+    if (this.#write !== undefined) {
+      throw new TypeError("Cannot write before the last write is done");
+    }
+    const n = this.#socket.write(chunk);
+    if (n === chunk.byteLength) return undefined;
+    if (n < 0) throw this.#error ?? closedError();
+    const done = Promise.withResolvers<void>();
+    this.#write = { chunk, offset: n, done };
+    return done.promise;
+  }
+
   onData(chunk: Uint8Array): void {
-    this.#bridge.push(chunk);
-  }
-
-  /** Bun's `drain` callback: the socket takes writes again. */
-  onDrain(): void {
-    const pending = this.#pending;
-    if (pending === undefined) return;
-    const { chunk } = pending;
-    const n = this.#socket.write(chunk, pending.offset, chunk.byteLength - pending.offset);
-    if (n < 0) {
-      this.#pending = undefined;
-      pending.reject(this.#error ?? closedError());
+    if (this.#ended) return;
+    const resolve = this.#resolveRead;
+    if (resolve !== undefined) {
+      this.#resolveRead = this.#rejectRead = undefined;
+      resolve(chunk);
       return;
     }
-    pending.offset += n;
-    if (pending.offset === chunk.byteLength) {
-      this.#pending = undefined;
-      pending.resolve();
+    (this.#queue ??= []).push(chunk);
+    this.#queuedBytes += chunk.length;
+    if (!this.#paused && this.#queuedBytes >= READ_QUEUE_LIMIT) {
+      this.#paused = true;
+      this.#socket.pause();
     }
   }
 
-  /** Bun's `error` callback: remembered, reported by the `close` that follows. */
+  onDrain(): void {
+    const write = this.#write;
+    if (write === undefined) return;
+    const { chunk } = write;
+    const n = this.#socket.write(chunk, write.offset, chunk.byteLength - write.offset);
+    if (n < 0) {
+      this.#write = undefined;
+      write.done.reject(this.#error ?? closedError());
+      return;
+    }
+    write.offset += n;
+    if (write.offset === chunk.byteLength) {
+      this.#write = undefined;
+      write.done.resolve();
+    }
+  }
+
   onError(error: Error): void {
     this.#error ??= error;
   }
 
-  /** Bun's `close` callback. */
   onClose(error?: Error): void {
-    if (!this.#bridge.markEnded()) return;
-    const failure = this.#bridge.closing ? undefined : (error ?? this.#error);
-    this.#bridge.endReadable(failure);
-    if (this.#bridge.beginClosing()) this.#bridge.errorWritable(failure ?? closedError());
-    const pending = this.#pending;
-    this.#pending = undefined;
-    pending?.reject(failure ?? closedError());
-    this.#resolveClosed();
-  }
-
-  #write(chunk: Uint8Array): Promise<void> | void {
-    if (this.#bridge.closing) throw closedError();
-    const n = this.#socket.write(chunk);
-    if (n === chunk.byteLength) return;
-    if (n < 0) throw this.#error ?? closedError();
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#pending = { chunk, offset: n, resolve, reject };
-    return promise;
+    if (this.#ended) return;
+    this.#ended = true;
+    if (error !== undefined) this.#error ??= error;
+    const resolve = this.#resolveRead;
+    const reject = this.#rejectRead;
+    if (resolve !== undefined && reject !== undefined) {
+      this.#resolveRead = this.#rejectRead = undefined;
+      const failure = this.#closing ? undefined : this.#error;
+      this.#error = undefined;
+      if (failure === undefined) resolve(undefined);
+      else reject(failure);
+    }
+    const write = this.#write;
+    this.#write = undefined;
+    write?.done.reject(this.#error ?? closedError());
+    this.#closed?.resolve();
   }
 
   close(): Promise<void> {
-    return this.#shutdown(true);
-  }
-
-  #shutdown(errorWritable: boolean): Promise<void> {
-    if (this.#bridge.beginShutdown(errorWritable)) {
-      // Graceful: what the kernel already holds still goes out, then FIN. Bun reports
-      // the close through the `close` callback, which resolves `closed`.
+    if (!this.#closing && !this.#ended) {
+      this.#closing = true;
+      // Graceful: what the kernel already holds still goes out, then FIN; Bun then calls
+      // the close handler, which ends reads and resolves `closed`.
       this.#socket.end();
     }
     return this.closed;
@@ -224,7 +275,7 @@ const SHARED_HANDLERS: BunSocketHandler<BunSocketData> = {
  * }
  * ```
  */
-export async function connectBunTcp(options: TransportOptions): Promise<Transport> {
+export async function connectBunTcp(options: TransportOptions): Promise<DirectTransport> {
   const { hostname, port, tls, signal } = options;
   checkEndpoint("connect", hostname, port);
   if (tls && (tls.cert === undefined) !== (tls.key === undefined)) {
@@ -234,8 +285,8 @@ export async function connectBunTcp(options: TransportOptions): Promise<Transpor
   }
   const target = formatAddress(hostname, port);
   const what = tls ? "TLS" : "TCP";
-  return await abortable<Transport>(signal, (inner) => {
-    const { promise, resolve, reject } = Promise.withResolvers<Transport>();
+  return await abortable<DirectTransport>(signal, (inner) => {
+    const { promise, resolve, reject } = Promise.withResolvers<DirectTransport>();
     let socket: BunSocket<BunSocketData> | undefined;
     inner?.addEventListener("abort", () => socket?.terminate(), { once: true });
     const handlers: BunSocketHandler<BunSocketData> = {

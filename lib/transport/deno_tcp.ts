@@ -1,12 +1,13 @@
 /**
  * TCP and TLS transports for Deno, over `Deno.connect` / `Deno.connectTls`, and the
  * wrapper that turns any `Deno.Conn` (accepted by a listener too) into a
- * {@link Transport}.
+ * {@link DirectTransport}.
  *
- * The readable does not use `conn.readable`, which keeps a 64 KiB buffer per pending
- * read: it pulls with `conn.read()` into a buffer that starts at 512 bytes, doubles while
- * the peer fills it (up to 64 KiB) and shrinks back when reads come in small, so an idle
- * connection holds a small buffer and a busy one reads in big chunks.
+ * Reads do not use `conn.readable`, which keeps a 64 KiB buffer per pending read: each
+ * `readChunk()` is one `conn.read()` into a buffer that starts small (512 bytes by
+ * default), doubles while the peer fills it (up to 64 KiB) and shrinks back when reads
+ * come in small, so an idle connection holds a small buffer and a busy one reads in big
+ * chunks. The web streams are built from the two direct methods only when asked for.
  *
  * @module
  */
@@ -19,18 +20,24 @@ import {
   formatAddress,
   MAX_READ_BUFFER,
 } from "./_internal.ts";
-import type { Transport, TransportOptions } from "./types.ts";
+import { directReadable, type DirectTransport, directWritable } from "./direct.ts";
+import type { TransportOptions } from "./types.ts";
 
 /** Options for {@link denoConnTransport}. */
 export interface DenoConnTransportOptions {
-  /** First read buffer size in bytes (default 512); reads grow it up to 64 KiB. */
+  /** First read buffer size in bytes (default 512); reads that fill it double it, up to 64 KiB. */
   readBufferSize?: number;
+  /**
+   * Smallest read buffer in bytes (default: `readBufferSize`): reads that stay small
+   * halve the buffer down to this, which is what an idle connection's pending read holds.
+   */
+  minReadBufferSize?: number;
 }
 
 const DEFAULT_READ_BUFFER = 512;
 
 /**
- * Wraps an open `Deno.Conn` (TCP or TLS) as a {@link Transport}. The transport owns the
+ * Wraps an open `Deno.Conn` (TCP or TLS) as a {@link DirectTransport}. The transport owns the
  * connection: closing either closes both. Nagle's algorithm is turned off on TCP, since
  * MQTT sends small packets that wait for answers.
  *
@@ -54,8 +61,9 @@ const DEFAULT_READ_BUFFER = 512;
 export function denoConnTransport(
   conn: Deno.Conn,
   options: DenoConnTransportOptions = {},
-): Transport {
-  return new DenoConnTransport(conn, options.readBufferSize ?? DEFAULT_READ_BUFFER);
+): DirectTransport {
+  const first = options.readBufferSize ?? DEFAULT_READ_BUFFER;
+  return new DenoConnTransport(conn, first, options.minReadBufferSize ?? first);
 }
 
 /**
@@ -83,7 +91,7 @@ export function denoConnTransport(
  * }
  * ```
  */
-export async function connectDenoTcp(options: TransportOptions): Promise<Transport> {
+export async function connectDenoTcp(options: TransportOptions): Promise<DirectTransport> {
   const { hostname, port, tls, signal } = options;
   checkEndpoint("connect", hostname, port);
   const target = formatAddress(hostname, port);
@@ -150,7 +158,7 @@ export async function connectDenoTcp(options: TransportOptions): Promise<Transpo
     },
     closeQuietly,
   );
-  return new DenoConnTransport(conn, DEFAULT_READ_BUFFER);
+  return new DenoConnTransport(conn, DEFAULT_READ_BUFFER, DEFAULT_READ_BUFFER);
 }
 
 function closeQuietly(conn: Deno.Conn): void {
@@ -161,30 +169,27 @@ function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
-class DenoConnTransport implements Transport {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
-  readonly closed: Promise<void>;
+/**
+ * A Deno connection as a {@link DirectTransport}: `readChunk` is one `conn.read` into a
+ * buffer that grows while the peer sends a lot and shrinks while it sends little, so an
+ * idle connection holds a small buffer; `writeChunk` is `conn.write` until all is taken.
+ * The streams are built only if asked for.
+ */
+class DenoConnTransport implements DirectTransport {
   readonly remoteAddress: string | undefined;
   #conn: Deno.Conn;
+  #buffer: Uint8Array | undefined = undefined;
+  #size: number;
+  #minSize: number;
   #closing = false;
-  #resolveClosed: () => void;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #writeController!: WritableStreamDefaultController;
-  #readDone = false;
-  #buffer: Uint8Array | undefined;
-  #bufferSize: number;
-  #minBufferSize: number;
+  #closed: PromiseWithResolvers<void> | undefined = undefined;
+  #readable: ReadableStream<Uint8Array> | undefined = undefined;
+  #writable: WritableStream<Uint8Array> | undefined = undefined;
 
-  constructor(conn: Deno.Conn, readBufferSize: number) {
+  constructor(conn: Deno.Conn, readBufferSize: number, minReadBufferSize: number) {
     this.#conn = conn;
-    this.#minBufferSize = this.#bufferSize = Math.max(
-      64,
-      Math.min(readBufferSize, MAX_READ_BUFFER),
-    );
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.closed = promise;
-    this.#resolveClosed = resolve;
+    this.#size = clampBufferSize(readBufferSize);
+    this.#minSize = Math.min(clampBufferSize(minReadBufferSize), this.#size);
     // A TlsConn from Deno.startTls lacks `transport`: look at the fields themselves.
     const addr = conn.remoteAddr as Partial<Deno.NetAddr> | undefined;
     this.remoteAddress = typeof addr?.hostname === "string" && typeof addr.port === "number"
@@ -192,62 +197,56 @@ class DenoConnTransport implements Transport {
       : undefined;
     // Accepted TCP connections; a TlsConn has no setNoDelay.
     (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: (controller) => this.#pull(controller),
-      cancel: () => this.close(),
-    }, { highWaterMark: 0 });
-    this.writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
-      write: (chunk) => this.#write(chunk),
-      close: () => this.#shutdown(false),
-      abort: () => this.#shutdown(false),
-    });
   }
 
-  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    const size = this.#bufferSize;
-    const buffer = this.#buffer !== undefined && this.#buffer.length === size
-      ? this.#buffer
-      : new Uint8Array(size);
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= directReadable(this);
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= directWritable(this);
+  }
+
+  get closed(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    return (this.#closed ??= Promise.withResolvers<void>()).promise;
+  }
+
+  async readChunk(): Promise<Uint8Array | undefined> {
+    if (this.#closing) return undefined;
+    const size = this.#size;
+    const buffer = this.#buffer ?? new Uint8Array(size);
     this.#buffer = undefined;
     let n: number | null;
     try {
       n = await this.#conn.read(buffer);
     } catch (error) {
-      if (this.#closing) {
-        this.#endReadable();
-      } else {
-        this.#readDone = true;
-        controller.error(error);
-        this.close();
-      }
-      return;
+      if (this.#closing) return undefined;
+      void this.close();
+      throw error;
     }
     if (n === null) {
-      this.#endReadable();
-      this.close();
-      return;
+      void this.close();
+      return undefined;
     }
     if (n === size) {
-      controller.enqueue(buffer);
-      this.#bufferSize = Math.min(size * 2, MAX_READ_BUFFER);
-    } else if (n * 2 >= size) {
-      controller.enqueue(buffer.subarray(0, n));
-    } else {
-      // A small read: copy it out and keep the buffer for the next read.
-      controller.enqueue(buffer.slice(0, n));
-      this.#buffer = buffer;
-      if (n * 4 < size && size > this.#minBufferSize) this.#bufferSize = size / 2;
+      this.#size = Math.min(size * 2, MAX_READ_BUFFER);
+      return buffer;
     }
+    if (n * 2 >= size) return buffer.subarray(0, n);
+    // A small read: copy it out; keep the buffer, or halve it when reads stay small.
+    const chunk = buffer.slice(0, n);
+    if (n * 4 < size && size > this.#minSize) this.#size = size / 2;
+    else this.#buffer = buffer;
+    return chunk;
   }
 
-  async #write(chunk: Uint8Array): Promise<void> {
+  writeChunk(chunk: Uint8Array): Promise<void> {
     if (this.#closing) throw closedError();
+    return this.#writeAll(chunk);
+  }
+
+  async #writeAll(chunk: Uint8Array): Promise<void> {
     let written = 0;
     try {
       while (written < chunk.length) {
@@ -255,38 +254,26 @@ class DenoConnTransport implements Transport {
       }
     } catch (error) {
       const closedByUs = this.#closing;
-      this.close();
+      void this.close();
       throw closedByUs ? closedError() : error;
     }
   }
 
-  #endReadable(): void {
-    if (this.#readDone) return;
-    this.#readDone = true;
-    try {
-      this.#readController.close();
-    } catch {
-      // already closed or errored
-    }
-  }
-
   close(): Promise<void> {
-    return this.#shutdown(true);
-  }
-
-  #shutdown(errorWritable: boolean): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
-      closeQuietly(this.#conn);
-      this.#endReadable();
-      if (errorWritable) this.#writeController.error(closedError());
       this.#buffer = undefined;
-      this.#resolveClosed();
+      closeQuietly(this.#conn);
+      this.#closed?.resolve();
     }
-    return this.closed;
+    return Promise.resolve();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function clampBufferSize(size: number): number {
+  return Math.max(64, Math.min(size, MAX_READ_BUFFER));
 }
