@@ -64,6 +64,7 @@ import type { ClientSession } from "./session/client_session.ts";
 import { PacketReader } from "./session/packet_reader.ts";
 import type { ServerLimits } from "./session/server_limits.ts";
 import type { MessageBuffer, Subscription } from "./subscription.ts";
+import { isDirectTransport } from "./transport/direct.ts";
 import type { Transport } from "./transport/types.ts";
 
 export type {
@@ -455,19 +456,24 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
       this.protocolVersion,
       this.#options.maximumPacketSize || Infinity,
     );
-    const reader = conn.transport.readable.getReader();
+    // TCP and TLS on Deno and Bun offer a stream-free read: no promise hop per chunk.
+    const transport = conn.transport;
+    const direct = isDirectTransport(transport) ? transport : undefined;
+    const reader = direct === undefined ? transport.readable.getReader() : undefined;
     const subscriptions = this.#subscriptions;
     try {
       for (;;) {
         const packet = packets.next();
         if (packet === undefined) {
-          const { done, value } = await reader.read();
+          const chunk = direct !== undefined
+            ? await direct.readChunk()
+            : (await reader!.read()).value;
           if (conn.lost) break;
-          if (done) {
+          if (chunk === undefined) {
             packets.end();
             break;
           }
-          packets.push(value);
+          packets.push(chunk);
           continue;
         }
         // Too many messages wait for their readers: let TCP hold the server back, even
@@ -488,7 +494,8 @@ export class MqttClient extends MqttClientEventTarget implements AsyncDisposable
     } catch (error) {
       failure = error;
     }
-    reader.cancel().catch(() => {});
+    // The connection is closed by whoever lost it (below, or earlier).
+    reader?.cancel().catch(() => {});
     if (conn.lost) return;
     if (failure instanceof ProtocolError) {
       // The server sent something malformed: MQTT 5 tells it why before closing.

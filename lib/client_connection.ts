@@ -11,6 +11,7 @@
 
 import { ConnectionClosedError } from "./errors.ts";
 import type { ConnectedAction } from "./session/actions.ts";
+import { type DirectTransport, isDirectTransport } from "./transport/direct.ts";
 import type { Transport } from "./transport/types.ts";
 
 /** An enhanced authentication exchange in progress on a connection. */
@@ -39,7 +40,9 @@ export class Connection {
   /** The enhanced authentication exchange under way, if any. */
   auth: AuthRun | undefined;
   readonly ready = Promise.withResolvers<ConnectedAction>();
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** The transport's stream-free fast path, when it has one; else `#writer`. */
+  #direct: DirectTransport | undefined;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #outbox: Uint8Array[] = [];
   #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   #pumping: Promise<void> | undefined;
@@ -62,8 +65,12 @@ export class Connection {
   ) {
     this.url = url;
     this.transport = transport;
-    this.#writer = transport.writable.getWriter();
-    this.#writer.closed.catch(() => {});
+    if (isDirectTransport(transport)) {
+      this.#direct = transport;
+    } else {
+      this.#writer = transport.writable.getWriter();
+      this.#writer.closed.catch(() => {});
+    }
     this.#beforeWrite = beforeWrite;
     this.#onError = onError;
     // A connection that never resolves `ready` must not leave an unhandled rejection.
@@ -179,7 +186,12 @@ export class Connection {
           for (const waiter of waiters) waiter.reject(error);
           break;
         }
-        await this.#writer.write(chunks.length === 1 ? chunks[0]! : concat(chunks));
+        const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks);
+        // A direct write the runtime took at once returns nothing: no promise to wait on.
+        const writing = this.#direct !== undefined
+          ? this.#direct.writeChunk(bytes)
+          : this.#writer!.write(bytes);
+        if (writing !== undefined) await writing;
         for (const waiter of waiters) waiter.resolve();
       }
     } catch (error) {
