@@ -93,10 +93,14 @@ export class Connection {
   /** The server answered a packet that waited for it (PUBACK, PUBREC, PUBREL, PUBCOMP). */
   answered(): void {
     if (this.#awaiting > 0) this.#awaiting--;
-    if (this.#deferTimer !== undefined && !this.#deferring()) {
+    if (this.#deferTimer !== undefined) {
+      // The first answer releases what waited, with what the answers of this read cause.
+      // Waiting on until fewer packets are awaited would let the pipeline run dry, and a
+      // server with Nagle's algorithm on (Mosquitto's default) holds its next answers
+      // until our side acknowledges the segment just read, which our packets carry.
       clearTimeout(this.#deferTimer);
       this.#deferTimer = undefined;
-      this.#schedule(false);
+      this.#schedule(true);
     }
   }
 
@@ -212,7 +216,7 @@ export class Connection {
 /**
  * While this many QoS 1/2 PUBLISH, PUBREC and PUBREL packets wait for the server's answer,
  * new packets wait for the next answer (PUBACK, PUBREC, PUBREL, PUBCOMP) instead of leaving
- * at once:
+ * at once, and then leave together with the packets that answer causes:
  * a pipelining publisher then writes tens of packets per system call instead of a few,
  * and the server answers in bigger batches too. It costs no latency worth the name, as
  * that many packets are queued at the server ahead of the new ones anyway, and none when
