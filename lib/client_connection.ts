@@ -55,7 +55,16 @@ export class Connection {
   /** How many of the queued packets will wait for an answer once written. */
   #queuedAwaiting = 0;
   #outboxBytes = 0;
+  /**
+   * Covers a server that stops answering while packets wait. Armed lazily and left
+   * running when an answer releases them (re-arming a timer per write costs more than
+   * the write saves); when it fires it checks {@link #deferredAt}.
+   */
   #deferTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the packets now waiting for an answer started waiting (ms); -1: none wait. */
+  #deferredAt = -1;
+  /** An answer came while packets were queued: they leave with the next write. */
+  #released = false;
 
   constructor(
     url: URL,
@@ -93,20 +102,22 @@ export class Connection {
   /** The server answered a packet that waited for it (PUBACK, PUBREC, PUBREL, PUBCOMP). */
   answered(): void {
     if (this.#awaiting > 0) this.#awaiting--;
-    if (this.#deferTimer !== undefined) {
-      // The first answer releases what waited, with what the answers of this read cause.
-      // Waiting on until fewer packets are awaited would let the pipeline run dry, and a
-      // server with Nagle's algorithm on (Mosquitto's default) holds its next answers
-      // until our side acknowledges the segment just read, which our packets carry.
-      clearTimeout(this.#deferTimer);
-      this.#deferTimer = undefined;
-      this.#schedule(true);
+    if (this.#outbox.length > 0) {
+      // The first answer releases what waits, with what the answers of this read cause
+      // (also when a write is under way: they leave right after it). Waiting on until
+      // fewer packets are awaited would let the pipeline run dry, and a server with
+      // Nagle's algorithm on (Mosquitto's default) holds its next answers until our side
+      // acknowledges the segment just read, which our packets carry.
+      this.#released = true;
+      this.#deferredAt = -1;
+      this.#schedule(false);
     }
   }
 
   /** Whether queued packets wait for the next answer rather than leave this turn. */
   #deferring(): boolean {
-    return this.#awaiting >= DEFER_AWAITING && this.#outboxBytes < DEFER_MAX_BYTES &&
+    return !this.#released && this.#awaiting >= DEFER_AWAITING &&
+      this.#outboxBytes < DEFER_MAX_BYTES &&
       !this.#ending;
   }
 
@@ -115,14 +126,25 @@ export class Connection {
     if (!force && this.#deferring()) {
       // Answers are on their way and will flush the queue; the timer only covers a
       // server that stops answering.
-      this.#deferTimer ??= setTimeout(() => {
-        this.#deferTimer = undefined;
-        this.#schedule(true);
-      }, DEFER_MAX_MS);
+      if (this.#deferredAt < 0) this.#deferredAt = performance.now();
+      this.#deferTimer ??= setTimeout(this.#onDeferTimer, DEFER_MAX_MS);
       return;
     }
     this.#pumping = Promise.resolve().then(() => this.#pump(force));
   }
+
+  #onDeferTimer = (): void => {
+    this.#deferTimer = undefined;
+    if (this.#deferredAt < 0 || this.#closed) return;
+    const left = this.#deferredAt + DEFER_MAX_MS - performance.now();
+    if (left > 0.5) {
+      // An answer released the packets that armed the timer; these started later.
+      this.#deferTimer = setTimeout(this.#onDeferTimer, left);
+      return;
+    }
+    this.#deferredAt = -1;
+    this.#schedule(true);
+  };
 
   /** Resolves once everything queued so far reached the transport. */
   written(): Promise<void> {
@@ -142,6 +164,7 @@ export class Connection {
     this.#ending = true;
     clearTimeout(this.#deferTimer);
     this.#deferTimer = undefined;
+    this.#deferredAt = -1;
     this.#schedule(true);
     if (this.#outbox.length > 0 || this.#pumping !== undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -162,6 +185,7 @@ export class Connection {
     this.#outbox = [];
     clearTimeout(this.#deferTimer);
     this.#deferTimer = undefined;
+    this.#deferredAt = -1;
     const waiters = this.#waiters;
     this.#waiters = [];
     const error = new ConnectionClosedError("The connection closed before the packet was written");
@@ -175,6 +199,8 @@ export class Connection {
         force = false;
         const chunks = this.#outbox;
         const waiters = this.#waiters;
+        this.#released = false;
+        this.#deferredAt = -1;
         this.#outbox = [];
         this.#waiters = [];
         this.#awaiting += this.#queuedAwaiting;
