@@ -3,10 +3,26 @@
  * on Bun, against the same Mosquitto, in one run.
  *
  * ```sh
- * deno run -A bench/client_bench.ts [--quick] [--runtimes=deno,bun] [--libraries=tern,mqttjs]
- *   [--qos=0,1,2] [--runs=N] [--no-rtt] [--json]
+ * deno run -A bench/client_bench.ts [--quick] [--runtimes=deno,bun]
+ *   [--libraries=tern,mqttjs,floor] [--floor] [--qos=0,1,2] [--runs=N] [--no-rtt] [--json]
  * bun run bench/client_bench.ts [same flags]
  * ```
+ *
+ * Libraries: `tern`, `mqttjs` (MQTT.js) and `floor`, a minimal hand-written MQTT 3.1.1
+ * client on the runtime's own socket API (bench/_floor_worker.ts) that shows what the
+ * runtime's sockets cost by themselves. By default only tern and MQTT.js run; `floor` runs
+ * when `--libraries` names it, and `--floor` adds it to whatever `--libraries` chose. With
+ * floor figures the tables gain "floor msg/s", "floor CPU µs/msg (pub+sub)" and
+ * "tern/floor CPU" columns (and a floor round-trip column); the targets stay tern vs
+ * MQTT.js. Read floor figures with their traffic pattern in mind: a subscriber's cost per
+ * message is mostly its cost per wake-up divided by the messages each read brings, and
+ * that depends on how the publisher writes. The floor publisher writes once per read
+ * batch, so at QoS 1 and 2 it makes more system calls than tern's (which holds packets
+ * for the next answer while many are awaited) and costs more; at QoS 0 it writes a whole
+ * window at once, so Mosquitto forwards in big chunks and the floor subscriber reads
+ * about a hundred messages per wake-up. Fed by the same publisher (a tern one), a floor
+ * and a tern subscriber on Deno both read about 2.5 QoS 0 messages per wake-up and both
+ * cost 5-6 µs per message.
  *
  * Whichever runtime runs this script, the clients run as child processes of the runtimes
  * `--runtimes` names (both by default), so the figures do not depend on it.
@@ -38,10 +54,14 @@ import { fileURLToPath } from "node:url";
 import { canConnect, freePort, median, writeMosquittoConfig } from "./_common.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const WORKER = join(ROOT, "bench/_client_worker.ts");
 const RUNTIME_COMMANDS = {
-  deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A", WORKER],
-  bun: [join(ROOT, "node_modules/.bin/bun"), "run", WORKER],
+  deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A"],
+  bun: [join(ROOT, "node_modules/.bin/bun"), "run"],
+} as const;
+const WORKERS = {
+  tern: join(ROOT, "bench/_client_worker.ts"),
+  mqttjs: join(ROOT, "bench/_client_worker.ts"),
+  floor: join(ROOT, "bench/_floor_worker.ts"),
 } as const;
 const MOSQUITTO_CANDIDATES = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "mosquitto"];
 const RUN_TIMEOUT_MS = 180_000;
@@ -51,8 +71,17 @@ const RUN_TIMEOUT_MS = 180_000;
 
 const RUNTIMES = ["deno", "bun"] as const;
 type Runtime = typeof RUNTIMES[number];
-const LIBRARIES = ["tern", "mqttjs"] as const;
+const LIBRARIES = ["tern", "mqttjs", "floor"] as const;
 type Library = typeof LIBRARIES[number];
+/** The libraries that run when `--libraries` is not given. */
+const DEFAULT_LIBRARIES: readonly Library[] = ["tern", "mqttjs"];
+
+/** The command that runs `library`'s worker on `runtime`, up to its LIBRARY argument. */
+const workerCommand = (runtime: Runtime, library: Library): string[] => [
+  ...RUNTIME_COMMANDS[runtime],
+  WORKERS[library],
+  library,
+];
 type QoS = 0 | 1 | 2;
 
 interface Options {
@@ -74,7 +103,7 @@ function parseOptions(args: readonly string[]): Options {
     rtt: true,
     runs: 1,
     runtimes: [...RUNTIMES],
-    libraries: [...LIBRARIES],
+    libraries: [...DEFAULT_LIBRARIES],
     qos: [0, 1, 2],
     counts: { 0: 100_000, 1: 50_000, 2: 50_000 },
     rttCount: 2000,
@@ -82,6 +111,7 @@ function parseOptions(args: readonly string[]): Options {
     payloadBytes: 64,
   };
   let quick = false;
+  let floor = false;
   const list = <T extends string | number>(arg: string, allowed: readonly T[]): T[] => {
     const [flag, value = ""] = arg.split("=", 2) as [string, string];
     const items = value.split(",").filter((item) => item !== "");
@@ -99,6 +129,7 @@ function parseOptions(args: readonly string[]): Options {
     if (arg === "--quick") quick = true;
     else if (arg === "--json") options.json = true;
     else if (arg === "--no-rtt") options.rtt = false;
+    else if (arg === "--floor") floor = true;
     else if (arg.startsWith("--runs=")) {
       const runs = Number(arg.slice("--runs=".length));
       if (!Number.isInteger(runs) || runs < 1) {
@@ -116,6 +147,7 @@ function parseOptions(args: readonly string[]): Options {
       throw new TypeError(`Cannot run the client bench as '${arg}' is not a known flag`);
     }
   }
+  if (floor && !options.libraries.includes("floor")) options.libraries.push("floor");
   if (quick) {
     options.counts = { 0: 10_000, 1: 5_000, 2: 5_000 };
     options.rttCount = 300;
@@ -269,7 +301,7 @@ async function throughput(
 ): Promise<Throughput> {
   const topic = `bench/${process.pid}/${++runNumber}`;
   const count = options.counts[qos];
-  const base = [...RUNTIME_COMMANDS[runtime], library];
+  const base = workerCommand(runtime, library);
   const sub = new Child(`${library} sub on ${runtime}`, [
     ...base,
     "sub",
@@ -325,8 +357,7 @@ async function roundTrip(
   options: Options,
 ): Promise<RoundTrip> {
   const child = new Child(`${library} rtt on ${runtime}`, [
-    ...RUNTIME_COMMANDS[runtime],
-    library,
+    ...workerCommand(runtime, library),
     "rtt",
     String(port),
     `bench/${process.pid}/rtt/${++runNumber}`,
@@ -431,6 +462,7 @@ async function main(): Promise<number> {
     console.log(JSON.stringify({ throughput: results, roundTrip: trips }, null, 2));
     return 0;
   }
+  const withFloor = Object.keys(results).some((each) => each.includes("/floor/"));
   const rows = [[
     "runtime",
     "QoS",
@@ -440,12 +472,14 @@ async function main(): Promise<number> {
     "tern CPU µs/msg (pub+sub)",
     "MQTT.js CPU µs/msg (pub+sub)",
     "ratio",
+    ...(withFloor ? ["floor msg/s", "floor CPU µs/msg (pub+sub)", "tern/floor CPU"] : []),
   ]];
   const misses: string[] = [];
   for (const runtime of options.runtimes) {
     for (const qos of options.qos) {
       const tern = results[key(runtime, "tern", qos)];
       const peer = results[key(runtime, "mqttjs", qos)];
+      const floor = results[key(runtime, "floor", qos)];
       const cpu = (each: Throughput | undefined) =>
         each === undefined
           ? "-"
@@ -461,6 +495,9 @@ async function main(): Promise<number> {
         cpu(tern),
         cpu(peer),
         fmtRatio(tern?.cpuPerMessage, peer?.cpuPerMessage),
+        ...(withFloor
+          ? [fmtRate(floor?.rate), cpu(floor), fmtRatio(tern?.cpuPerMessage, floor?.cpuPerMessage)]
+          : []),
       ]);
       if (tern && peer && qos > 0) {
         if (tern.rate < 1.5 * peer.rate) {
@@ -483,20 +520,33 @@ async function main(): Promise<number> {
   );
   console.log(table(rows));
   if (options.rtt) {
-    const tripRows = [["runtime", "tern p50 / p99 µs", "MQTT.js p50 / p99 µs", "p50 ratio"]];
+    const tripFloor = options.libraries.includes("floor");
+    const tripRows = [[
+      "runtime",
+      "tern p50 / p99 µs",
+      "MQTT.js p50 / p99 µs",
+      "p50 ratio",
+      ...(tripFloor ? ["floor p50 / p99 µs"] : []),
+    ]];
     for (const runtime of options.runtimes) {
       const tern = trips[key(runtime, "tern")];
       const peer = trips[key(runtime, "mqttjs")];
       const cell = (each: RoundTrip | undefined) =>
         each === undefined ? "-" : `${each.p50} / ${each.p99}`;
-      tripRows.push([runtime, cell(tern), cell(peer), fmtRatio(tern?.p50, peer?.p50)]);
+      tripRows.push([
+        runtime,
+        cell(tern),
+        cell(peer),
+        fmtRatio(tern?.p50, peer?.p50),
+        ...(tripFloor ? [cell(trips[key(runtime, "floor")])] : []),
+      ]);
     }
     console.log(
       `\nQoS 1 round trip, one message at a time, publish call -> PUBACK (${options.rttCount} samples)\n`,
     );
     console.log(table(tripRows));
   }
-  if (options.libraries.length === 2) {
+  if (options.libraries.includes("tern") && options.libraries.includes("mqttjs")) {
     console.log(
       misses.length === 0
         ? "\nTargets met (>= 1.5x msg/s and <= 0.5x CPU/msg at QoS 1 and 2)."
