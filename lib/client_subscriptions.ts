@@ -67,6 +67,9 @@ export interface ClientSubscriptionsOptions {
   ack: "auto" | "manual" | undefined;
 }
 
+/** What a manual route's buffer releases: nothing (the message's `ack()` does). */
+const HOLD = (): void => {};
+
 /** The subscriptions of one client, and where incoming messages go. */
 export class ClientSubscriptions {
   #host: ClientHost;
@@ -396,12 +399,12 @@ export class ClientSubscriptions {
     // A server sends one copy per matching subscription, each with the identifiers of the
     // subscriptions it stands for: a subscription made with an identifier takes only the
     // copies that carry it.
-    const identifiers = action.message.properties?.subscriptionIdentifiers ?? [];
+    const identifiers = action.message.properties?.subscriptionIdentifiers;
     const topic = action.message.topic;
     for (const route of this.#routes) {
       if (!route.live) continue;
       if (
-        route.identifier !== undefined && identifiers.length > 0 &&
+        route.identifier !== undefined && identifiers !== undefined && identifiers.length > 0 &&
         !identifiers.includes(route.identifier)
       ) continue;
       for (const filter of route.match) {
@@ -430,7 +433,8 @@ export class ClientSubscriptions {
     }
     if (this.#host.hasListened("message")) this.#host.dispatch(new MessageArrivedEvent(message));
     if (token !== undefined) {
-      const automatic = targets.filter((route) => !route.manual).length;
+      let automatic = 0;
+      for (const route of targets) if (!route.manual) automatic++;
       let remaining = Math.max(1, automatic + (manual ? 1 : 0));
       this.#held++;
       release = () => {
@@ -440,7 +444,7 @@ export class ClientSubscriptions {
         this.#acknowledge(token);
       };
     }
-    const hold = release === undefined ? undefined : () => {};
+    const hold = release === undefined ? undefined : HOLD;
     // A QoS 0 message that fills a buffer (not one that finds it full: its reader may
     // never read) lets the read loop pause for the reader.
     if (targets.length === 0) {

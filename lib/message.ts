@@ -29,6 +29,9 @@ export interface MessageInit {
   acknowledge?: () => Promise<void>;
 }
 
+/** The properties of every message without any (MQTT 3.1.1, and most MQTT 5 ones). */
+const NO_PROPERTIES: Readonly<Properties> = Object.freeze({});
+
 /**
  * A message the server delivered: topic, payload bytes, QoS and flags, and the MQTT 5
  * properties with shortcuts for the common ones.
@@ -76,7 +79,7 @@ export class Message {
     this.qos = init.qos;
     this.retain = init.retain;
     this.dup = init.dup ?? false;
-    this.properties = init.properties ?? {};
+    this.properties = init.properties ?? NO_PROPERTIES;
     this.#acknowledge = init.acknowledge;
   }
 
