@@ -21,7 +21,39 @@ import { encodePacket } from "./packet/encode.ts";
 import type { Packet } from "./packet/types.ts";
 import type { SessionAction } from "./session/actions.ts";
 
-/** The carrying out of one client's session actions. */
+/**
+ * The carrying out of one client's session actions.
+ *
+ * @example Packets are written to the connection; a `close` action loses it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClientActions } from "./client_actions.ts";
+ * import type { ClientAuth } from "./client_auth.ts";
+ * import { Connection } from "./client_connection.ts";
+ * import type { ClientHost } from "./client_host.ts";
+ * import type { ClientPublishes } from "./client_publishes.ts";
+ * import type { ClientSubscriptions } from "./client_subscriptions.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ *
+ * const chunks: Uint8Array[] = [];
+ * const conn = new Connection(new URL("mqtt://memory"), {
+ *   readable: new ReadableStream(), writable: new WritableStream({ write: (c) => void chunks.push(c) }),
+ *   closed: Promise.resolve(), remoteAddress: undefined,
+ *   close: async () => {}, [Symbol.asyncDispose]: async () => {},
+ * }, undefined, () => {});
+ * let lost: unknown;
+ * const host = {
+ *   session: new ClientSession(), connection: () => conn, lose: (_c, error) => void (lost = error),
+ * } as Partial<ClientHost> as ClientHost;
+ * const none = {} as ClientPublishes & ClientSubscriptions & ClientAuth;
+ * const actions = new ClientActions(host, none, none, none);
+ * actions.run([{ type: "send", packet: { type: "pingreq" } }]);
+ * await conn.written();
+ * assert.deepEqual(chunks, [new Uint8Array([0xc0, 0x00])]);
+ * actions.run([{ type: "close", error: new Error("keep-alive timeout") }]);
+ * assert.deepEqual(lost, new Error("keep-alive timeout"));
+ * ```
+ */
 export class ClientActions {
   #host: ClientHost;
   #publishes: ClientPublishes;

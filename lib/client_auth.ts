@@ -16,7 +16,43 @@ import { ConnectionClosedError, ProtocolError } from "./errors.ts";
 import type { AuthPacket, Properties } from "./packet/types.ts";
 import type { ConnectedAction } from "./session/actions.ts";
 
-/** The enhanced authentication exchanges of one client, run by its `auth` method. */
+/**
+ * The enhanced authentication exchanges of one client, run by its `auth` method.
+ *
+ * @example A CONNACK naming another Authentication Method ends the connection
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClientAuth } from "./client_auth.ts";
+ * import { Connection } from "./client_connection.ts";
+ * import type { ClientHost } from "./client_host.ts";
+ * import { ProtocolError } from "./errors.ts";
+ * import type { Packet } from "./packet/types.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * import type { Transport } from "./transport/types.ts";
+ * const transport: Transport = {
+ *   readable: new ReadableStream(), writable: new WritableStream(), closed: Promise.resolve(),
+ *   remoteAddress: undefined, close: async () => {}, [Symbol.asyncDispose]: async () => {},
+ * };
+ * const conn = new Connection(new URL("mqtt://memory"), transport, undefined, () => {});
+ * conn.auth = { reauthenticate: false, round: 1, busy: false, done: undefined };
+ * const written: Packet[] = [];
+ * let lost: unknown;
+ * const session = new ClientSession({ properties: { authenticationMethod: "SCRAM-SHA-1" } });
+ * const host = {
+ *   session, connection: () => conn, log() {}, write: (packet) => void written.push(packet),
+ *   lose: (_conn, error) => void (lost = error),
+ * } as Partial<ClientHost> as ClientHost;
+ * const auth = new ClientAuth(host, { method: "SCRAM-SHA-1", onChallenge: () => undefined });
+ * session.connectPacket();
+ * const connack = { type: "connack", sessionPresent: false, reasonCode: 0 } as const;
+ * const [connected] = session.handleConnack(connack, 0);
+ * assert.equal(connected?.type, "connected");
+ * if (connected?.type === "connected") auth.authenticated(connected);
+ * assert.deepEqual(written, [{ type: "disconnect", reasonCode: 0x82 }]);
+ * assert.ok(lost instanceof ProtocolError);
+ * assert.equal(lost.statement, "MQTT-4.12.0-5");
+ * ```
+ */
 export class ClientAuth {
   #host: ClientHost;
   #method: AuthMethod | undefined;

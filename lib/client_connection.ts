@@ -14,7 +14,35 @@ import type { ConnectedAction } from "./session/actions.ts";
 import { type DirectTransport, isDirectTransport } from "./transport/direct.ts";
 import type { Transport } from "./transport/types.ts";
 
-/** An enhanced authentication exchange in progress on a connection. */
+/**
+ * An enhanced authentication exchange in progress on a connection.
+ *
+ * @example One exchange at a time: another re-authentication is refused
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClientAuth } from "./client_auth.ts";
+ * import { type AuthRun, Connection } from "./client_connection.ts";
+ * import type { ClientHost } from "./client_host.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * import type { Transport } from "./transport/types.ts";
+ * const transport: Transport = {
+ *   readable: new ReadableStream(), writable: new WritableStream(), closed: Promise.resolve(),
+ *   remoteAddress: undefined, close: async () => {}, [Symbol.asyncDispose]: async () => {},
+ * };
+ * const conn = new Connection(new URL("mqtt://memory"), transport, undefined, () => {});
+ * conn.connected = true;
+ * const run: AuthRun = { reauthenticate: true, round: 1, busy: true, done: undefined };
+ * conn.auth = run;
+ * const host = {
+ *   session: new ClientSession(), assertOpen() {}, connection: () => conn,
+ * } as Partial<ClientHost> as ClientHost;
+ * const auth = new ClientAuth(host, { method: "SCRAM-SHA-1", onChallenge: () => undefined });
+ * await assert.rejects(auth.reauthenticate(), {
+ *   name: "TypeError",
+ *   message: "Cannot reauthenticate as a re-authentication is under way",
+ * });
+ * ```
+ */
 export interface AuthRun {
   reauthenticate: boolean;
   round: number;
@@ -27,6 +55,32 @@ export interface AuthRun {
 /**
  * One transport and its write queue. Packets written in the same turn of the event loop
  * go out as one chunk; while a write is under way, the next chunk gathers.
+ *
+ * @example Packets queued in one turn leave as one write
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Connection } from "./client_connection.ts";
+ * import type { Transport } from "./transport/types.ts";
+ *
+ * const chunks: Uint8Array[] = [];
+ * const transport: Transport = {
+ *   readable: new ReadableStream(),
+ *   writable: new WritableStream({ write: (chunk) => void chunks.push(chunk) }),
+ *   closed: Promise.resolve(),
+ *   remoteAddress: undefined,
+ *   close: async () => {},
+ *   [Symbol.asyncDispose]: async () => {},
+ * };
+ * const conn = new Connection(new URL("mqtt://memory"), transport, undefined, (error) => {
+ *   throw error;
+ * });
+ * conn.write(new Uint8Array([0xc0, 0x00])); // PINGREQ
+ * conn.write(new Uint8Array([0xe0, 0x00])); // DISCONNECT
+ * await conn.written();
+ * assert.deepEqual(chunks, [new Uint8Array([0xc0, 0x00, 0xe0, 0x00])]);
+ * conn.close();
+ * await assert.rejects(conn.written(), { name: "ConnectionClosedError" });
+ * ```
  */
 export class Connection {
   readonly url: URL;
@@ -247,14 +301,50 @@ export class Connection {
  * and the server answers in bigger batches too. It costs no latency worth the name, as
  * that many packets are queued at the server ahead of the new ones anyway, and none when
  * fewer wait (a request / response exchange never waits).
+ *
+ * @example Deferral starts with a deep pipeline only
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFER_AWAITING } from "./client_connection.ts";
+ * assert.equal(DEFER_AWAITING, 32);
+ * ```
  */
 export const DEFER_AWAITING = 32;
-/** Queued bytes that leave at once even while answers are awaited. */
+/**
+ * Queued bytes that leave at once even while answers are awaited.
+ *
+ * @example 64 KiB
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFER_MAX_BYTES } from "./client_connection.ts";
+ * assert.equal(DEFER_MAX_BYTES, 65_536);
+ * ```
+ */
 export const DEFER_MAX_BYTES = 64 * 1024;
-/** How long queued packets wait for an answer at most, in ms. */
+/**
+ * How long queued packets wait for an answer at most, in ms.
+ *
+ * @example A couple of milliseconds at most
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFER_MAX_MS } from "./client_connection.ts";
+ * assert.equal(DEFER_MAX_MS, 2);
+ * ```
+ */
 export const DEFER_MAX_MS = 2;
 
-/** Joins `chunks` into one array. */
+/**
+ * Joins `chunks` into one array.
+ *
+ * @example Two packets in one buffer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { concat } from "./client_connection.ts";
+ * const joined = concat([new Uint8Array([0xc0, 0]), new Uint8Array([]), new Uint8Array([0xe0, 0])]);
+ * assert.deepEqual(joined, new Uint8Array([0xc0, 0, 0xe0, 0]));
+ * assert.deepEqual(concat([]), new Uint8Array());
+ * ```
+ */
 export function concat(chunks: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const chunk of chunks) length += chunk.length;

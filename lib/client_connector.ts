@@ -28,7 +28,40 @@ import type { ConnectedAction } from "./session/actions.ts";
 import { canHeal, MAX_REDIRECTS, redirectOf } from "./reconnect_policy.ts";
 import type { Transport } from "./transport/types.ts";
 
-/** The connection attempts of one client: which URL, how long to wait, when to give up. */
+/**
+ * The connection attempts of one client: which URL, how long to wait, when to give up.
+ *
+ * @example The first connection follows a redirect, and stops at bad credentials
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClientConnector } from "./client_connector.ts";
+ * import type { ClientHost } from "./client_host.ts";
+ * import { ConnectionRefusedError } from "./errors.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * import type { Transport } from "./transport/types.ts";
+ *
+ * const tried: string[] = [];
+ * let shutdownWith: unknown;
+ * const host = {
+ *   session: new ClientSession(), state: () => "connecting", log() {},
+ *   shutdown: (error) => void (shutdownWith = error),
+ *   open: (url) => {
+ *     tried.push(url.href);
+ *     return Promise.reject(url.host === "a.example"
+ *       ? new ConnectionRefusedError({ reasonCode: 0x9c, serverReference: "b.example" })
+ *       : new ConnectionRefusedError({ reasonCode: 0x86 }));
+ *   },
+ * } as Partial<ClientHost> as ClientHost;
+ * const connector = new ClientConnector(host, [new URL("mqtt://a.example")], {
+ *   transport: async () => ({}) as Transport, // the host's `open` does the rest
+ * });
+ * await assert.rejects(connector.start(undefined, new AbortController().signal), {
+ *   reasonCode: 0x86,
+ * });
+ * assert.deepEqual(tried, ["mqtt://a.example", "mqtt://b.example"]);
+ * assert.equal((shutdownWith as ConnectionRefusedError).reasonCode, 0x86);
+ * ```
+ */
 export class ClientConnector {
   #host: ClientHost;
   #urls: URL[];

@@ -17,7 +17,43 @@ import type { ConnectedAction, SessionAction } from "./session/actions.ts";
 import type { ClientSession } from "./session/client_session.ts";
 import type { Transport } from "./transport/types.ts";
 
-/** The client as its collaborators see it; `MqttClient` makes one for itself. */
+/**
+ * The client as its collaborators see it; `MqttClient` makes one for itself.
+ *
+ * @example A host that records what a collaborator asks of it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientHost } from "./client_host.ts";
+ * import { ClientPublishes } from "./client_publishes.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const session = new ClientSession();
+ * session.connectPacket();
+ * session.handleConnack({ type: "connack", sessionPresent: false, reasonCode: 0 }, 0);
+ * const seen: string[] = [];
+ * const host: ClientHost = {
+ *   session,
+ *   state: () => "connected",
+ *   connection: () => undefined,
+ *   run: (actions) => void seen.push(...actions.map((action) => action.type)),
+ *   write: (packet) => void seen.push(`write ${packet.type}`),
+ *   dirty: () => void seen.push("dirty"),
+ *   persist: () => Promise.resolve(),
+ *   dispatch: (event) => void seen.push(`event ${event.type}`),
+ *   hasListened: () => true,
+ *   log: () => {},
+ *   assertOpen: () => {},
+ *   lose: () => {},
+ *   connected: () => {},
+ *   open: () => Promise.reject(new Error("no network here")),
+ *   shutdown: () => {},
+ * };
+ * const publishes = new ClientPublishes(host, undefined);
+ * const done = publishes.publish(publishes.outgoing("a/b", "x", { qos: 1 }), undefined, true);
+ * publishes.settle({ type: "settle", id: 1, request: "publish", reasonCodes: [0] });
+ * assert.deepEqual(await done, { reasonCode: 0 });
+ * assert.deepEqual(seen, ["dirty", "send", "event publish"]);
+ * ```
+ */
 export interface ClientHost {
   /** The client's protocol state (one per client, never replaced). */
   readonly session: ClientSession;

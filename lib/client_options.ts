@@ -21,16 +21,64 @@ import type { SessionStore } from "./store/types.ts";
 import { validateTopicName } from "./topic.ts";
 import type { TlsOptions, Transport, TransportOptions, WsOptions } from "./transport/types.ts";
 
-/** Options a {@link TransportOpener} receives: the transport options besides the address. */
+/**
+ * Options a {@link TransportOpener} receives: the transport options besides the address.
+ *
+ * @example An opener adds the address from the URL
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TransportOpenOptions } from "./client_options.ts";
+ * import type { TransportOptions } from "./transport/types.ts";
+ * const options: TransportOpenOptions = { ws: { path: "/mqtt", protocols: ["mqtt"] } };
+ * const url = new URL("ws://broker.example:8080");
+ * const full: TransportOptions = { hostname: url.hostname, port: Number(url.port), ...options };
+ * assert.deepEqual(full, {
+ *   hostname: "broker.example",
+ *   port: 8080,
+ *   ws: { path: "/mqtt", protocols: ["mqtt"] },
+ * });
+ * ```
+ */
 export type TransportOpenOptions = Omit<TransportOptions, "hostname" | "port">;
 
 /**
  * Opens a transport to a broker URL; `openTransport` from `./transport/open.ts` is the
  * standard one. Tests and unusual environments may pass their own.
+ *
+ * @example connect() opens each URL through the opener (this one refuses)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./client.ts";
+ * import type { TransportOpener } from "./client_options.ts";
+ * const tried: string[] = [];
+ * const transport: TransportOpener = (url) => {
+ *   tried.push(url.href);
+ *   return Promise.reject(new Error(`no route to ${url.host}`));
+ * };
+ * await assert.rejects(connect(["mqtt://a.example", "mqtt://b.example"], { transport }), {
+ *   message: "no route to b.example",
+ * });
+ * assert.deepEqual(tried, ["mqtt://a.example", "mqtt://b.example"]);
+ * ```
  */
 export type TransportOpener = (url: URL, options: TransportOpenOptions) => Promise<Transport>;
 
-/** The Will: what the server publishes when the connection ends without DISCONNECT. */
+/**
+ * The Will: what the server publishes when the connection ends without DISCONNECT.
+ *
+ * @example A text Will becomes bytes, with defaults filled in
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sessionOptionsOf, type WillOptions } from "./client_options.ts";
+ * const will: WillOptions = { topic: "devices/a/status", payload: "offline", qos: 1 };
+ * assert.deepEqual(sessionOptionsOf({ will }).will, {
+ *   topic: "devices/a/status",
+ *   payload: new TextEncoder().encode("offline"),
+ *   qos: 1,
+ *   retain: false,
+ * });
+ * ```
+ */
 export interface WillOptions {
   /** The topic the Will is published to. */
   topic: string;
@@ -44,7 +92,23 @@ export interface WillOptions {
   properties?: Properties;
 }
 
-/** Automatic reconnection settings; see {@link Backoff} for the delays. */
+/**
+ * Automatic reconnection settings; see {@link Backoff} for the delays.
+ *
+ * @example Delays from 100 ms to 400 ms, and retrying after refusals
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Backoff } from "./backoff.ts";
+ * import type { ReconnectOptions } from "./client_options.ts";
+ * import { ConnectionRefusedError } from "./errors.ts";
+ * import { canHeal } from "./reconnect_policy.ts";
+ * const reconnect: ReconnectOptions = { minDelay: 100, maxDelay: 400, retryRefused: true };
+ * const ceilings = new Backoff({ ...reconnect, random: () => 0.999_999 });
+ * assert.deepEqual([1, 2, 3].map(() => Math.round(ceilings.next())), [200, 400, 400]);
+ * const notAuthorized = new ConnectionRefusedError({ reasonCode: 0x87 });
+ * assert.equal(canHeal(notAuthorized, 5, reconnect.retryRefused ?? false), true);
+ * ```
+ */
 export interface ReconnectOptions {
   /** Shortest delay between attempts, in milliseconds (default 1000). */
   minDelay?: number;
@@ -60,7 +124,19 @@ export interface ReconnectOptions {
   retryRefused?: boolean;
 }
 
-/** What a `credentials` hook may return: credentials for the next CONNECT. */
+/**
+ * What a `credentials` hook may return: credentials for the next CONNECT.
+ *
+ * @example A token as the password, sent as UTF-8
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Credentials, sessionOptionsOf } from "./client_options.ts";
+ * const credentials: Credentials = { username: "device-7", password: "t0ken" };
+ * const session = sessionOptionsOf(credentials);
+ * assert.equal(session.username, "device-7");
+ * assert.deepEqual(session.password, new Uint8Array([0x74, 0x30, 0x6b, 0x65, 0x6e]));
+ * ```
+ */
 export interface Credentials {
   /** User Name for the next CONNECT. */
   username?: string;
@@ -68,7 +144,40 @@ export interface Credentials {
   password?: string | Uint8Array;
 }
 
-/** Options of `connect()`. */
+/**
+ * Options of `connect()`.
+ *
+ * @example The CONNECT they make, seen by a scripted in-memory broker
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./client.ts";
+ * import type { ConnectOptions } from "./client_options.ts";
+ * import { decodePacket, encodePacket } from "./packet/mod.ts";
+ * import type { ConnectPacket } from "./packet/types.ts";
+ *
+ * let seen: ConnectPacket | undefined;
+ * let toClient!: ReadableStreamDefaultController<Uint8Array>;
+ * const readable = new ReadableStream<Uint8Array>({ start: (c) => void (toClient = c) });
+ * const writable = new WritableStream<Uint8Array>({
+ *   write(chunk) {
+ *     const packet = decodePacket(chunk, { protocolVersion: 5 })?.packet;
+ *     if (packet?.type === "connect") {
+ *       seen = packet;
+ *       toClient.enqueue(encodePacket({ type: "connack", sessionPresent: false, reasonCode: 0 }, 5));
+ *     } else if (packet?.type === "disconnect") toClient.close();
+ *   },
+ * });
+ * const options: ConnectOptions = { clientId: "meter-1", keepalive: 30, username: "meter" };
+ * await using _client = await connect("mqtt://memory", {
+ *   ...options,
+ *   transport: async () => ({
+ *     readable, writable, closed: Promise.resolve(), remoteAddress: undefined,
+ *     close: async () => {}, [Symbol.asyncDispose]: async () => {},
+ *   }),
+ * });
+ * assert.deepEqual([seen?.clientId, seen?.keepalive, seen?.username], ["meter-1", 30, "meter"]);
+ * ```
+ */
 export interface ConnectOptions {
   /**
    * Client Identifier. Default "": an MQTT 5 server assigns one; MQTT 3.1.1 then needs
@@ -166,7 +275,28 @@ export interface ConnectOptions {
   transport?: TransportOpener;
 }
 
-/** Options of {@link MqttClient.publish}. */
+/**
+ * Options of {@link MqttClient.publish}.
+ *
+ * @example The message a publish call makes from them
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientHost } from "./client_host.ts";
+ * import type { PublishOptions } from "./client_options.ts";
+ * import { ClientPublishes } from "./client_publishes.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const host = { session: new ClientSession() } as Partial<ClientHost> as ClientHost;
+ * const options: PublishOptions = { qos: 1, retain: true, properties: { contentType: "text/plain" } };
+ * const message = new ClientPublishes(host, undefined).outgoing("rooms/1/temp", "21.5", options);
+ * assert.deepEqual(message, {
+ *   topic: "rooms/1/temp",
+ *   payload: new TextEncoder().encode("21.5"),
+ *   qos: 1,
+ *   retain: true,
+ *   properties: { contentType: "text/plain" },
+ * });
+ * ```
+ */
 export interface PublishOptions {
   /** Default 0. */
   qos?: QoS;
@@ -185,7 +315,26 @@ export interface PublishOptions {
   signal?: AbortSignal;
 }
 
-/** How a publication ended. */
+/**
+ * How a publication ended.
+ *
+ * @example A PUBACK's "No matching subscribers" settles a QoS 1 publication
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientHost } from "./client_host.ts";
+ * import type { PublishResult } from "./client_options.ts";
+ * import { ClientPublishes } from "./client_publishes.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const host = {
+ *   session: new ClientSession(), run() {}, dirty() {}, hasListened: () => false,
+ * } as Partial<ClientHost> as ClientHost;
+ * const publishes = new ClientPublishes(host, undefined);
+ * const message = publishes.outgoing("a/b", "x", { qos: 1 });
+ * const result: Promise<PublishResult> = publishes.publish(message, undefined, true);
+ * publishes.settle({ type: "settle", id: 1, request: "publish", reasonCodes: [0x10] });
+ * assert.deepEqual(await result, { reasonCode: 0x10 });
+ * ```
+ */
 export interface PublishResult {
   /**
    * The reason code the server answered with: for QoS 1 the PUBACK's, for QoS 2 the
@@ -197,7 +346,35 @@ export interface PublishResult {
   properties?: Properties;
 }
 
-/** Options of {@link MqttClient.subscribe}. */
+/**
+ * Options of {@link MqttClient.subscribe}.
+ *
+ * @example The SUBSCRIBE they make
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientHost } from "./client_host.ts";
+ * import type { SubscribeOptions } from "./client_options.ts";
+ * import { ClientSubscriptions } from "./client_subscriptions.ts";
+ * import type { SessionAction } from "./session/actions.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const session = new ClientSession();
+ * session.connectPacket();
+ * session.handleConnack({ type: "connack", sessionPresent: false, reasonCode: 0 }, 0);
+ * const actions: SessionAction[] = [];
+ * const host = {
+ *   session, assertOpen() {}, dirty() {}, run: (more) => void actions.push(...more),
+ * } as Partial<ClientHost> as ClientHost;
+ * const subscriptions = new ClientSubscriptions(host, {
+ *   highWaterMark: 100, holdLimit: 100, ack: undefined,
+ * });
+ * const options: SubscribeOptions = { qos: 1, noLocal: true, retainHandling: 2 };
+ * void subscriptions.subscribe("sensors/#", options); // settles on SUBACK
+ * const sent = actions[0]?.type === "send" ? actions[0].packet : undefined;
+ * assert.deepEqual(sent?.type === "subscribe" && sent.subscriptions, [
+ *   { topicFilter: "sensors/#", qos: 1, noLocal: true, retainHandling: 2 },
+ * ]);
+ * ```
+ */
 export interface SubscribeOptions {
   /** Maximum QoS to receive with. Default 0. */
   qos?: QoS;
@@ -237,7 +414,28 @@ export interface SubscribeOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@link MqttClient.request}. */
+/**
+ * Options of {@link MqttClient.request}.
+ *
+ * @example A timeout must be a positive number of milliseconds
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientHost } from "./client_host.ts";
+ * import type { RequestOptions } from "./client_options.ts";
+ * import { ClientRequests } from "./client_requests.ts";
+ * import type { ClientPublishes } from "./client_publishes.ts";
+ * import type { ClientSubscriptions } from "./client_subscriptions.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const host = { session: new ClientSession() } as Partial<ClientHost> as ClientHost;
+ * const requests = new ClientRequests(host, {} as ClientPublishes, {} as ClientSubscriptions);
+ * const options: RequestOptions = { qos: 1, timeout: 0 };
+ * await assert.rejects(requests.request("rpc/add", "[1,2]", options), {
+ *   name: "RangeError",
+ *   message:
+ *     "Cannot send a request as 'timeout' must be a positive number of milliseconds: current value is 0",
+ * });
+ * ```
+ */
 export interface RequestOptions {
   /** QoS of the request (default 1); the response inbox is subscribed with QoS 1. */
   qos?: QoS;
@@ -249,7 +447,25 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@link MqttClient.disconnect}. */
+/**
+ * Options of {@link MqttClient.disconnect}.
+ *
+ * @example 0x04 asks the server to publish the Will
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DisconnectOptions } from "./client_options.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const session = new ClientSession();
+ * session.connectPacket();
+ * session.handleConnack({ type: "connack", sessionPresent: false, reasonCode: 0 }, 0);
+ * const options: DisconnectOptions = { reasonCode: 0x04, timeout: 1000 };
+ * const [action] = session.disconnect(0, options);
+ * assert.deepEqual(action?.type === "send" && action.packet, {
+ *   type: "disconnect",
+ *   reasonCode: 0x04,
+ * });
+ * ```
+ */
 export interface DisconnectOptions {
   /** MQTT 5 DISCONNECT reason code: 0 (default), or 0x04 to have the server publish the Will. */
   reasonCode?: number;
@@ -264,20 +480,78 @@ export interface DisconnectOptions {
   signal?: AbortSignal;
 }
 
-/** Where a client stands. */
+/**
+ * Where a client stands.
+ *
+ * @example States in which publications go out at once or wait
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientState } from "./client_options.ts";
+ * const states: ClientState[] = ["connecting", "connected", "reconnecting", "closing", "closed"];
+ * const publishesNow = (state: ClientState) => state === "connected";
+ * assert.deepEqual(states.filter(publishesNow), ["connected"]);
+ * ```
+ */
 export type ClientState = "connecting" | "connected" | "reconnecting" | "closing" | "closed";
 
-/** Milliseconds to wait for the transport and the CONNACK, unless `connectTimeout` says. */
+/**
+ * Milliseconds to wait for the transport and the CONNACK, unless `connectTimeout` says.
+ *
+ * @example Thirty seconds
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONNECT_TIMEOUT } from "./client_options.ts";
+ * assert.equal(DEFAULT_CONNECT_TIMEOUT, 30_000);
+ * ```
+ */
 export const DEFAULT_CONNECT_TIMEOUT = 30_000;
-/** Unacknowledged messages held before the client stops reading the connection. */
+/**
+ * Unacknowledged messages held before the client stops reading the connection.
+ *
+ * @example A hundred unacknowledged messages
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_HOLD_LIMIT } from "./client_options.ts";
+ * assert.equal(DEFAULT_HOLD_LIMIT, 100);
+ * ```
+ */
 export const DEFAULT_HOLD_LIMIT = 100;
-/** Messages a subscription holds for its reader, unless `highWaterMark` says. */
+/**
+ * Messages a subscription holds for its reader, unless `highWaterMark` says.
+ *
+ * @example A hundred messages
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_HIGH_WATER_MARK } from "./client_options.ts";
+ * assert.equal(DEFAULT_HIGH_WATER_MARK, 100);
+ * ```
+ */
 export const DEFAULT_HIGH_WATER_MARK = 100;
 
 /**
  * Checks the arguments of `connect()` that the session does not take (the URLs, the
  * `transport`, `signal` and `ack` options), and returns the URLs as a list. Throws a
  * TypeError for a malformed argument, `signal.reason` when it aborted.
+ *
+ * @example One URL or several; malformed arguments throw
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConnectArguments } from "./client_options.ts";
+ * const transport = () => Promise.reject(new Error("unused"));
+ * assert.deepEqual(checkConnectArguments("mqtt://a", { transport }), ["mqtt://a"]);
+ * assert.equal(checkConnectArguments(["mqtt://a", "mqtt://b"], { transport }).length, 2);
+ * assert.throws(() => checkConnectArguments("not a url", { transport }), {
+ *   name: "TypeError",
+ *   message: 'Cannot connect as \'url\' must be a URL: current value is "not a url"',
+ * });
+ * assert.throws(() => checkConnectArguments([], { transport }), {
+ *   message: "Cannot connect as 'url' must name at least one broker",
+ * });
+ * const signal = AbortSignal.abort(new Error("gave up"));
+ * assert.throws(() => checkConnectArguments("mqtt://a", { transport, signal }), {
+ *   message: "gave up",
+ * });
+ * ```
  */
 export function checkConnectArguments(
   url: string | URL | readonly (string | URL)[],
@@ -317,6 +591,27 @@ export function checkConnectArguments(
 /**
  * Checks the options of `connect()` that the session takes, and turns them into
  * {@link ClientSessionOptions}. Throws a TypeError / RangeError for a malformed option.
+ *
+ * @example Defaults, conversions and a refused option
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sessionOptionsOf } from "./client_options.ts";
+ * assert.deepEqual(sessionOptionsOf({ clientId: "a", keepalive: 10, password: "pw" }), {
+ *   protocolVersion: 5,
+ *   clientId: "a",
+ *   clean: true,
+ *   manualAcks: true,
+ *   strictReceiveMaximum: false,
+ *   keepalive: 10,
+ *   password: new Uint8Array([0x70, 0x77]),
+ * });
+ * const auth = { method: "SCRAM-SHA-1", onChallenge: () => undefined };
+ * assert.throws(() => sessionOptionsOf({ protocolVersion: 4, auth }), {
+ *   name: "TypeError",
+ *   message:
+ *     "Cannot connect with 'auth' as enhanced authentication needs MQTT 5: 'protocolVersion' is 4",
+ * });
+ * ```
  */
 export function sessionOptionsOf(options: ConnectOptions): ClientSessionOptions {
   const result: ClientSessionOptions = {

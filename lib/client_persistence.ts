@@ -18,6 +18,27 @@ import type { SessionStore } from "./store/types.ts";
  * The session a client starts with, from `connect()`'s options: with a `store` and
  * `clean: false`, the saved one when there is one; with `clean: true`, a saved one is
  * deleted. Throws a TypeError for malformed options (a `store` needs a `clientId`).
+ *
+ * @example Taking up a saved session, and starting clean
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadSession } from "./client_persistence.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * import { MemoryStore } from "./store/memory_store.ts";
+ * const store = new MemoryStore();
+ * const saved = new ClientSession({ clientId: "a" });
+ * saved.publish({ topic: "t", payload: new Uint8Array([1]), qos: 1 }, 0); // queued offline
+ * await store.save("a", saved.snapshot());
+ * const resumed = await loadSession({ clientId: "a", clean: false, store });
+ * assert.equal(resumed.queued, 1);
+ * const fresh = await loadSession({ clientId: "a", clean: true, store });
+ * assert.equal(fresh.queued, 0);
+ * assert.equal(await store.load("a"), undefined);
+ * await assert.rejects(loadSession({ store }), {
+ *   name: "TypeError",
+ *   message: "Cannot connect with a 'store' as 'clientId' must be a non-empty string",
+ * });
+ * ```
  */
 export async function loadSession(options: ConnectOptions): Promise<ClientSession> {
   const sessionOptions = sessionOptionsOf(options);
@@ -38,7 +59,27 @@ export async function loadSession(options: ConnectOptions): Promise<ClientSessio
   return session;
 }
 
-/** The saving of one client's session to its store (none: every call is a no-op). */
+/**
+ * The saving of one client's session to its store (none: every call is a no-op).
+ *
+ * @example Changes reach the store on persist()
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClientPersistence } from "./client_persistence.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * import { MemoryStore } from "./store/memory_store.ts";
+ * const store = new MemoryStore();
+ * const session = new ClientSession({ clientId: "a" });
+ * const persistence = new ClientPersistence(store, "a", session);
+ * assert.ok(persistence.enabled);
+ * await persistence.persist(); // nothing changed: nothing saved
+ * assert.equal(await store.load("a"), undefined);
+ * session.publish({ topic: "t", payload: new Uint8Array([1]), qos: 1 }, 0);
+ * persistence.dirty();
+ * await persistence.persist();
+ * assert.equal((await store.load("a"))?.outgoing.length, 1);
+ * ```
+ */
 export class ClientPersistence {
   #store: SessionStore | undefined;
   #key: string;

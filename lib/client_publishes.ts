@@ -31,7 +31,34 @@ interface PendingPublish {
   cleanup: (() => void) | undefined;
 }
 
-/** The publications of one client: checked, handed to the session or queued offline, settled. */
+/**
+ * The publications of one client: checked, handed to the session or queued offline, settled.
+ *
+ * @example A publication made offline leaves once the connection is up
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientHost } from "./client_host.ts";
+ * import { ClientPublishes } from "./client_publishes.ts";
+ * import type { SessionAction } from "./session/actions.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const session = new ClientSession();
+ * const actions: SessionAction[] = [];
+ * const host = {
+ *   session, dirty() {}, run: (more) => void actions.push(...more),
+ * } as Partial<ClientHost> as ClientHost;
+ * const publishes = new ClientPublishes(host, { maxMessages: 10 });
+ * const message = publishes.outgoing("a/b", "hello", { qos: 1 });
+ * void publishes.publish(message, undefined, false); // offline: queued
+ * assert.equal(publishes.offlineLength, 1);
+ * session.connectPacket();
+ * session.handleConnack({ type: "connack", sessionPresent: false, reasonCode: 0 }, 0);
+ * publishes.flushOffline();
+ * assert.equal(publishes.offlineLength, 0);
+ * const sent = actions.find((action) => action.type === "send");
+ * assert.ok(sent?.type === "send" && sent.packet.type === "publish");
+ * assert.deepEqual([sent.packet.topic, sent.packet.qos], ["a/b", 1]);
+ * ```
+ */
 export class ClientPublishes {
   #host: ClientHost;
   /** Publications handed to the session, by the session's id. */

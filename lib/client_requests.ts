@@ -28,7 +28,31 @@ function hex(bytes: Uint8Array): string {
   return text;
 }
 
-/** The requests of one client and the inbox their responses come back to. */
+/**
+ * The requests of one client and the inbox their responses come back to.
+ *
+ * @example Request / response needs MQTT 5
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientHost } from "./client_host.ts";
+ * import { ClientPublishes } from "./client_publishes.ts";
+ * import { ClientRequests } from "./client_requests.ts";
+ * import { ClientSubscriptions } from "./client_subscriptions.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const session = new ClientSession({ protocolVersion: 4 });
+ * const host = { session } as Partial<ClientHost> as ClientHost;
+ * const publishes = new ClientPublishes(host, undefined);
+ * const subscriptions = new ClientSubscriptions(host, {
+ *   highWaterMark: 10, holdLimit: 10, ack: undefined,
+ * });
+ * const requests = new ClientRequests(host, publishes, subscriptions);
+ * await assert.rejects(requests.request("rpc/add", "[1,2]", {}), {
+ *   name: "TypeError",
+ *   message:
+ *     "Cannot send a request as it needs MQTT 5 (Response Topic, Correlation Data): the client uses protocol level 4",
+ * });
+ * ```
+ */
 export class ClientRequests {
   #host: ClientHost;
   #publishes: ClientPublishes;

@@ -57,7 +57,29 @@ interface PendingUnsubscribe {
   reject: (error: unknown) => void;
 }
 
-/** Settings of {@link ClientSubscriptions}, from the client's options. */
+/**
+ * Settings of {@link ClientSubscriptions}, from the client's options.
+ *
+ * @example A buffer of one message, and one held acknowledgement at most
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientHost } from "./client_host.ts";
+ * import { ClientSubscriptions, type ClientSubscriptionsOptions } from "./client_subscriptions.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const options: ClientSubscriptionsOptions = { highWaterMark: 1, holdLimit: 1, ack: undefined };
+ * const host = {
+ *   session: new ClientSession(), hasListened: () => false,
+ * } as Partial<ClientHost> as ClientHost;
+ * const subscriptions = new ClientSubscriptions(host, options);
+ * const message = { topic: "a", payload: new Uint8Array(), retain: false, dup: false };
+ * subscriptions.deliver({ type: "deliver", message: { ...message, qos: 0 }, token: undefined });
+ * assert.equal(subscriptions.unclaimed.full, true);
+ * assert.equal(subscriptions.takeCongested(), subscriptions.unclaimed);
+ * assert.equal(subscriptions.overHoldLimit, false);
+ * subscriptions.deliver({ type: "deliver", message: { ...message, qos: 1 }, token: 1 });
+ * assert.equal(subscriptions.overHoldLimit, true); // the read loop stops here
+ * ```
+ */
 export interface ClientSubscriptionsOptions {
   /** Messages a subscription holds for its reader by default. */
   highWaterMark: number;
@@ -70,7 +92,35 @@ export interface ClientSubscriptionsOptions {
 /** What a manual route's buffer releases: nothing (the message's `ack()` does). */
 const HOLD = (): void => {};
 
-/** The subscriptions of one client, and where incoming messages go. */
+/**
+ * The subscriptions of one client, and where incoming messages go.
+ *
+ * @example Messages go to the subscription whose filter matches, others to `unclaimed`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ClientHost } from "./client_host.ts";
+ * import { ClientSubscriptions } from "./client_subscriptions.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ * const host = {
+ *   session: new ClientSession(), assertOpen() {}, dirty() {}, run() {}, dispatch() {},
+ *   hasListened: () => false,
+ * } as Partial<ClientHost> as ClientHost;
+ * const subscriptions = new ClientSubscriptions(host, {
+ *   highWaterMark: 10, holdLimit: 10, ack: undefined,
+ * });
+ * const subscribing = subscriptions.subscribe("sensors/+", { qos: 1 });
+ * // The session's SUBACK settlement (request 1, granted QoS 1):
+ * subscriptions.settleSubscribe({
+ *   type: "settle", id: 1, request: "subscribe", reasonCodes: [1], topicFilters: ["sensors/+"],
+ * });
+ * const subscription = await subscribing;
+ * const message = { payload: new Uint8Array([1]), qos: 0 as const, retain: false, dup: false };
+ * subscriptions.deliver({ type: "deliver", message: { ...message, topic: "sensors/a" }, token: undefined });
+ * subscriptions.deliver({ type: "deliver", message: { ...message, topic: "other" }, token: undefined });
+ * assert.equal(subscription.buffered, 1);
+ * assert.equal(subscriptions.unclaimed.length, 1);
+ * ```
+ */
 export class ClientSubscriptions {
   #host: ClientHost;
   #highWaterMark: number;

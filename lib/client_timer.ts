@@ -11,7 +11,31 @@
 import { now } from "./client_checks.ts";
 import type { ClientSession } from "./session/client_session.ts";
 
-/** A timer that follows `session.nextDeadline()`; it calls `fire` when the deadline passes. */
+/**
+ * A timer that follows `session.nextDeadline()`; it calls `fire` when the deadline passes.
+ *
+ * @example Fires when keep-alive wants a PINGREQ
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { now } from "./client_checks.ts";
+ * import { SessionTimer } from "./client_timer.ts";
+ * import { ClientSession } from "./session/client_session.ts";
+ *
+ * const session = new ClientSession({ keepalive: 1 });
+ * const fired = Promise.withResolvers<void>();
+ * const timer = new SessionTimer(session, () => fired.resolve());
+ * timer.arm(); // offline: no deadline, no timer
+ * session.connectPacket();
+ * session.handleConnack({ type: "connack", sessionPresent: false, reasonCode: 0 }, now());
+ * const armedAt = now();
+ * timer.arm();
+ * await fired.promise;
+ * assert.ok(now() - armedAt >= 900);
+ * const actions = session.poll(now());
+ * assert.equal(actions[0]?.type === "send" && actions[0].packet.type, "pingreq");
+ * timer.clear();
+ * ```
+ */
 export class SessionTimer {
   #session: ClientSession;
   #fire: () => void;
