@@ -29,27 +29,14 @@
 
 import process from "node:process";
 import { connect } from "../mod.ts";
+import { cpuNow, now, report, subscriberCount, workerArgs } from "./_worker_common.ts";
 
-const [library, role, portText, topic, qosText, countText, windowText, sizeText] = process.argv
-  .slice(2);
-const port = Number(portText);
-const qos = Number(qosText) as 0 | 1 | 2;
-const count = Number(countText);
-const windowSize = Number(windowText ?? 1);
-const payload = new Uint8Array(Number(sizeText ?? 64)).fill(0x61);
-const IDLE_MS = 3000;
-const now = () => performance.timeOrigin + performance.now();
-const cpuNow = () => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
+const { library, role, port, topic, qos, count, windowSize, payload } = workerArgs(
+  process.argv.slice(2),
+);
 
 /** Set once the result is out: errors of the closing connection no longer matter. */
 let finishing = false;
-
-function report(result: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-}
 
 /** What each library must offer the roles below. */
 interface BenchClient {
@@ -138,30 +125,9 @@ const client = library === "tern"
   })();
 
 if (role === "sub") {
-  let received = 0;
-  let first = 0;
-  let last = 0;
-  let cpuStart = 0;
-  let finished = false;
-  const done = () => {
-    if (finished) return;
-    finished = true;
-    void finish(client, { received, first, last, cpu: cpuNow() - cpuStart });
-  };
-  await client.subscribe(() => {
-    last = now();
-    if (received++ === 0) first = last;
-    if (received === count) done();
-  });
-  cpuStart = cpuNow();
-  process.stdout.write("ready\n");
-  // No message for IDLE_MS after the first: report what arrived (QoS 0 may lose some).
-  let seen = -1;
-  const idle = setInterval(() => {
-    if (finished) clearInterval(idle);
-    else if (received > 0 && received === seen && now() - last >= IDLE_MS) done();
-    seen = received;
-  }, IDLE_MS);
+  const counter = subscriberCount(count, (result) => void finish(client, result));
+  await client.subscribe(counter.onMessage);
+  counter.start();
 } else if (role === "pub") {
   let sent = 0;
   let settled = 0;

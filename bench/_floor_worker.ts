@@ -40,21 +40,12 @@
 
 import process from "node:process";
 import type { BunRuntime, BunSocket } from "../lib/transport/_bun_api.ts";
+import { cpuNow, now, report, subscriberCount, workerArgs } from "./_worker_common.ts";
 
-const [library, role, portText, topic = "", qosText, countText, windowText, sizeText] = process
-  .argv.slice(2);
-const port = Number(portText);
-const qos = Number(qosText) as 0 | 1 | 2;
-const count = Number(countText);
-const windowSize = Number(windowText ?? 1);
-const payload = new Uint8Array(Number(sizeText ?? 64)).fill(0x61);
-const IDLE_MS = 3000;
+const { library, role, port, topic, qos, count, windowSize, payload } = workerArgs(
+  process.argv.slice(2),
+);
 const READ_BUFFER_BYTES = 64 * 1024;
-const now = () => performance.timeOrigin + performance.now();
-const cpuNow = () => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
 
 if (library !== "floor") {
   console.error(`unknown library ${library}`);
@@ -402,10 +393,6 @@ async function openBun(client: FloorClient): Promise<Driver> {
 // ---------------------------------------------------------------------------------------
 // roles
 
-function report(result: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-}
-
 async function finish(result: Record<string, unknown>): Promise<never> {
   finishing = true;
   report(result);
@@ -425,33 +412,12 @@ driver.flush();
 await client.connected.promise;
 
 if (role === "sub") {
-  let received = 0;
-  let first = 0;
-  let last = 0;
-  let cpuStart = 0;
-  let finished = false;
-  const done = () => {
-    if (finished) return;
-    finished = true;
-    void finish({ received, first, last, cpu: cpuNow() - cpuStart });
-  };
-  client.onMessage = () => {
-    last = now();
-    if (received++ === 0) first = last;
-    if (received === count) done();
-  };
+  const counter = subscriberCount(count, (result) => void finish(result));
+  client.onMessage = counter.onMessage;
   client.out.append(subscribePacket(1, topic, qos));
   driver.flush();
   await client.subscribed.promise;
-  cpuStart = cpuNow();
-  process.stdout.write("ready\n");
-  // No message for IDLE_MS after the first: report what arrived (QoS 0 may lose some).
-  let seen = -1;
-  const idle = setInterval(() => {
-    if (finished) clearInterval(idle);
-    else if (received > 0 && received === seen && now() - last >= IDLE_MS) done();
-    seen = received;
-  }, IDLE_MS);
+  counter.start();
 } else if (role === "pub") {
   let sent = 0;
   let settled = 0;
