@@ -103,6 +103,7 @@ export type {
   Will,
 } from "./lib/packet/types.ts";
 export type { TlsOptions, Transport, TransportOptions, WsOptions } from "./lib/transport/types.ts";
+export { type DirectTransport, isDirectTransport } from "./lib/transport/direct.ts";
 export {
   type OutgoingMessageInit,
   publishMultiple,

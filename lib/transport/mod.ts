@@ -1,7 +1,9 @@
 /**
  * Transports: how tern's bytes reach a broker. A {@link Transport} is two web streams
- * and a `close()`; {@link openTransport} opens one from a URL (`mqtt:`, `mqtts:`, `ws:`,
- * `wss:`) with the runtime's own sockets. The per-runtime functions are here for callers
+ * and a `close()`; a {@link DirectTransport} adds a stream-free `readChunk` /
+ * `writeChunk` that the client uses when offered (the TCP and TLS transports of Deno and
+ * Bun do). {@link openTransport} opens one from a URL (`mqtt:`, `mqtts:`, `ws:`, `wss:`)
+ * with the runtime's own sockets. The per-runtime functions are here for callers
  * that want one explicitly; `node_net.ts` (Node.js) is left out so that importing this
  * module never loads `node:net`.
  *
@@ -17,6 +19,7 @@
  */
 
 export type { TlsOptions, Transport, TransportOptions, WsOptions } from "./types.ts";
+export { type DirectTransport, isDirectTransport } from "./direct.ts";
 export { openTransport, type OpenTransportOptions, TRANSPORT_SCHEMES } from "./open.ts";
 export { connectDenoTcp, denoConnTransport, type DenoConnTransportOptions } from "./deno_tcp.ts";
 export { connectBunTcp } from "./bun_tcp.ts";
